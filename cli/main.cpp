@@ -1,0 +1,41 @@
+// neurocohort: the single executable. Parses the command line, runs the chosen subcommand
+// and turns every error into one line on stderr and an exit code.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/version.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace nc::cli;
+  CLI::App app{"neurocohort: cohort processor for pediatric brain CT and MRI"};
+  app.set_version_flag("--version", std::string("neurocohort ") + kVersion + " (git " + kGitCommit + ")");
+  app.require_subcommand(1);
+  Action action;
+  add_check_command(app, action);
+
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "neurocohort: error: " << e.what() << " (see --help)\n";
+    return kExitUsage;
+  }
+  try {
+    return action();
+  } catch (const nc::Error& e) {
+    std::cerr << "neurocohort: error: " << e.what() << '\n';
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "neurocohort: internal error: " << e.what() << '\n';
+    return kExitUsage;
+  }
+}

@@ -1,0 +1,103 @@
+#pragma once
+/// \file
+/// The HDF5 cohort store (RESULTS.h5): one row per manifest scan, in manifest order, created
+/// up front with status "pending"; each finished scan's record is written into its row and
+/// flushed at once, so a killed run loses nothing already written and `--resume` knows what
+/// is done. Layout: docs/hdf5-schema.md.
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/volume.hpp"
+
+namespace nc::io {
+
+/// One column of the /scans table: text (variable-length UTF-8) or numbers (float64, NaN
+/// for missing values).
+struct TableColumn {
+  std::string name;
+  std::variant<std::vector<std::string>, std::vector<double>> values;
+  std::size_t size() const;
+};
+
+/// One entry of the model's label table.
+struct Region {
+  int label = 0;
+  std::string name;
+  std::string hemisphere;  ///< "L", "R" or "-"
+};
+
+/// The outcome of one scan, written into row `row`.
+struct ScanRecord {
+  std::size_t row = 0;
+  bool ok = false;
+  std::string error;  ///< the reason when !ok
+  double icv_ml = std::numeric_limits<double>::quiet_NaN();
+  double seconds = std::numeric_limits<double>::quiet_NaN();
+  std::string host;
+  int rank = 0;
+  /// Per-region values by metric name (one value per region, region table order); a metric
+  /// the store has but the record lacks stays NaN for this scan.
+  std::map<std::string, std::vector<double>> metrics;
+  std::optional<LabelVolume> labels;  ///< stored under /labels/<scan_id>
+};
+
+/// Root attributes: tool version, git commit, model hash, configuration, times.
+using Provenance = std::map<std::string, std::string>;
+
+class CohortStore {
+ public:
+  /// Creates a new store. `scans` must contain a text column "scan_id"; every column has
+  /// one value per scan. Status, error, icv_ml, seconds, host and rank columns are added.
+  /// \throws StoreError if the file exists or cannot be created, or the columns disagree.
+  static CohortStore create(const std::filesystem::path& path, const std::vector<TableColumn>& scans,
+                            const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
+                            const Provenance& provenance);
+
+  /// Opens an existing store read-write (for resume) or read-only.
+  /// \throws StoreError if the file is missing, not HDF5, or not a cohort store.
+  enum class Mode { ReadOnly, ReadWrite };
+  static CohortStore open(const std::filesystem::path& path, Mode mode);
+
+  CohortStore(CohortStore&&) noexcept;
+  CohortStore& operator=(CohortStore&&) noexcept;
+  ~CohortStore();
+
+  std::size_t scan_count() const;
+  const std::vector<std::string>& scan_ids() const;
+  const std::vector<Region>& regions() const;
+  const std::vector<std::string>& metric_names() const;
+  std::vector<std::string> scan_columns() const;
+
+  /// The status of every row: "pending", "ok" or "failed".
+  std::vector<std::string> statuses() const;
+
+  /// Writes one record into its row, label map first and status last, then flushes the file.
+  /// \throws StoreError on a row out of range, a metric of the wrong length, or an HDF5 failure.
+  void write(const ScanRecord& record);
+
+  /// Sets (or replaces) a text attribute on the root group, e.g. the end time.
+  void set_attribute(const std::string& name, const std::string& value);
+  std::string attribute(const std::string& name) const;
+
+  std::vector<std::string> read_text_column(const std::string& name) const;
+  std::vector<double> read_number_column(const std::string& name) const;
+  /// A [scans × regions] metric, row-major.
+  std::vector<double> read_metric(const std::string& name) const;
+  /// The stored label map of a scan, if one was written.
+  std::optional<LabelVolume> read_labels(const std::string& scan_id) const;
+
+ private:
+  struct Impl;
+  explicit CohortStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nc::io

@@ -1,0 +1,113 @@
+#include "io/nifti_voxels.hpp"
+
+#include <nifti1_io.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace nc::io::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct NiftiFree {
+  void operator()(nifti_image* p) const { nifti_image_free(p); }
+};
+struct GzClose {
+  void operator()(gzFile_s* f) const { gzclose(f); }
+};
+
+template <typename T>
+void convert(const unsigned char* raw, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, raw + i * sizeof(T), sizeof(T));
+    out[i] = static_cast<float>(v);
+  }
+}
+
+// Converts `n` stored values of `datatype` to float; returns false for unsupported types.
+bool convert_to_float(int datatype, const unsigned char* raw, std::size_t n, float* out) {
+  switch (datatype) {
+    case NIFTI_TYPE_UINT8: convert<std::uint8_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT8: convert<std::int8_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT16: convert<std::int16_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT16: convert<std::uint16_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT32: convert<std::int32_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT32: convert<std::uint32_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT64: convert<std::int64_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT64: convert<std::uint64_t>(raw, n, out); return true;
+    case NIFTI_TYPE_FLOAT32: convert<float>(raw, n, out); return true;
+    case NIFTI_TYPE_FLOAT64: convert<double>(raw, n, out); return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+bool is_nifti_path(const fs::path& path) {
+  std::string name = path.filename().string();
+  if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
+  const auto ext = fs::path(name).extension();
+  return ext == ".nii" || ext == ".hdr" || ext == ".img";
+}
+
+std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected_voxels) {
+  const std::unique_ptr<nifti_image, NiftiFree> header(nifti_image_read(path.c_str(), 0));
+  if (!header) throw ImageError(path.string(), "unreadable NIfTI header");
+  if (static_cast<std::int64_t>(header->nvox) != expected_voxels)
+    throw ImageError(path.string(), "NIfTI header holds " + std::to_string(header->nvox) + " voxels, expected " +
+                                        std::to_string(expected_voxels));
+  const std::size_t n = header->nvox;
+  const std::size_t bytes_per_voxel = std::size_t(header->nbyper);
+
+  // gzopen reads plain files too, so one path serves .nii and .nii.gz.
+  const std::unique_ptr<gzFile_s, GzClose> file(gzopen(header->iname, "rb"));
+  if (!file) throw ImageError(path.string(), std::string("cannot open the data file ") + header->iname);
+  gzbuffer(file.get(), 1 << 17);
+  if (gzseek(file.get(), header->iname_offset, SEEK_SET) != header->iname_offset)
+    throw ImageError(path.string(), "truncated before the voxel data");
+
+  std::vector<float> voxels(n);
+  std::vector<unsigned char> chunk;
+  constexpr std::size_t kChunkVoxels = std::size_t{1} << 20;
+  const bool swap = header->byteorder != nifti_short_order() && header->swapsize > 1;
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t count = std::min(kChunkVoxels, n - done);
+    chunk.resize(count * bytes_per_voxel);
+    const int got = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (got < 0 || std::size_t(got) != chunk.size()) {
+      int zerr = Z_OK;
+      const char* message = gzerror(file.get(), &zerr);
+      throw ImageError(path.string(), "truncated or corrupt voxel data (" + std::to_string(done + std::size_t(std::max(got, 0)) / bytes_per_voxel) +
+                                          " of " + std::to_string(n) + " voxels readable" +
+                                          (zerr != Z_OK && message ? std::string(": ") + message : std::string()) + ")");
+    }
+    if (swap) nifti_swap_Nbytes(count * bytes_per_voxel / std::size_t(header->swapsize), header->swapsize, chunk.data());
+    if (!convert_to_float(header->datatype, chunk.data(), count, voxels.data() + done))
+      throw ImageError(path.string(), std::string("unsupported NIfTI datatype ") + nifti_datatype_string(header->datatype));
+    done += count;
+  }
+
+  std::size_t non_finite = 0, first = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(voxels[i]) && non_finite++ == 0) first = i;
+  if (non_finite > 0)
+    throw ImageError(path.string(), "contains " + std::to_string(non_finite) + " NaN or infinite voxels (first at voxel " +
+                                        std::to_string(first) + ")");
+
+  // NIfTI: a zero or non-finite slope means "no scaling".
+  const float slope = header->scl_slope, intercept = header->scl_inter;
+  if (std::isfinite(slope) && slope != 0.0f && (slope != 1.0f || (std::isfinite(intercept) && intercept != 0.0f))) {
+    const float offset = std::isfinite(intercept) ? intercept : 0.0f;
+    for (float& v : voxels) v = v * slope + offset;
+  }
+  return voxels;
+}
+
+}  // namespace nc::io::detail

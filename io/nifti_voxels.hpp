@@ -1,0 +1,23 @@
+#pragma once
+/// \file
+/// neurocohort's own read of NIfTI voxel data (geometry still comes from ITK's NIfTI IO).
+/// ITK 5.2 reads NIfTI through nifticlib, which silently replaces NaN and infinite voxels with
+/// zero and returns a short read of a truncated .nii.gz without an error. Reading the data
+/// here, in one pass, lets both be reported against the scan.
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace nc::io::detail {
+
+/// True for .nii, .nii.gz, .hdr and .img files.
+bool is_nifti_path(const std::filesystem::path& path);
+
+/// The voxels of a NIfTI file as float32 with scl_slope/scl_inter applied, in file order.
+/// \param expected_voxels voxel count of the validated header (budget already checked)
+/// \throws ImageError on an unreadable header, an unsupported datatype, truncated or
+///         corrupt data, or NaN/infinite voxels (counted, with the first voxel's index).
+std::vector<float> read_nifti_voxels(const std::filesystem::path& path, std::int64_t expected_voxels);
+
+}  // namespace nc::io::detail

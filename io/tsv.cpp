@@ -1,0 +1,52 @@
+#include "io/tsv.hpp"
+
+#include <fstream>
+
+#include "core/error.hpp"
+
+namespace nc::io {
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \r");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \r") - first + 1);
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  while (true) {
+    const auto tab = line.find('\t', start);
+    fields.push_back(trim(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start)));
+    if (tab == std::string::npos) return fields;
+    start = tab + 1;
+  }
+}
+
+}  // namespace
+
+TsvTable read_tsv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path.string() + ": cannot open the file");
+  TsvTable table;
+  std::string line;
+  std::size_t number = 0;
+  bool have_header = false;
+  while (std::getline(in, line)) {
+    ++number;
+    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    if (trim(line).empty()) continue;
+    if (!have_header) {
+      table.header = split_tabs(line);
+      have_header = true;
+    } else {
+      table.rows.push_back({number, split_tabs(line)});
+    }
+  }
+  if (in.bad()) throw Error(path.string() + ": read error");
+  if (!have_header) throw Error(path.string() + ": empty file, a header line is required");
+  return table;
+}
+
+}  // namespace nc::io

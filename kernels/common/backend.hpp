@@ -1,0 +1,26 @@
+#pragma once
+/// \file
+/// Which implementation of a kernel runs, and whether the CUDA one can. No CUDA headers here:
+/// every translation unit may include this.
+
+#include <string>
+
+#include "core/error.hpp"
+
+namespace nc::kernels {
+
+enum class Backend { Cpu, Cuda };
+
+/// A failed CUDA runtime call or kernel launch, or CUDA asked of a build without it.
+class CudaError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// True when this build has CUDA and the runtime sees at least one device. Never throws.
+bool cuda_device_available() noexcept;
+
+/// Throws CudaError unless cuda_device_available(), naming what asked for it.
+void require_cuda(const std::string& what);
+
+}  // namespace nc::kernels

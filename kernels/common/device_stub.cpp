@@ -1,0 +1,12 @@
+// CPU-only builds: the CUDA entry points exist, report no device, and refuse with one clear line.
+#include "kernels/common/backend.hpp"
+
+namespace nc::kernels {
+
+bool cuda_device_available() noexcept { return false; }
+
+void require_cuda(const std::string& what) {
+  throw CudaError(what + ": neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)");
+}
+
+}  // namespace nc::kernels

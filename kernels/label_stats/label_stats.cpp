@@ -1,0 +1,57 @@
+#include "kernels/label_stats/label_stats.hpp"
+
+#include <string>
+
+namespace nc::kernels {
+
+namespace detail {
+
+OverlapCounts unpack_counts(const std::vector<std::int64_t>& histograms, int num_labels) {
+  const std::size_t bins = std::size_t(num_labels) + 1;
+  OverlapCounts counts;
+  counts.predicted.assign(histograms.begin(), histograms.begin() + num_labels);
+  counts.truth.assign(histograms.begin() + bins, histograms.begin() + bins + num_labels);
+  counts.intersection.assign(histograms.begin() + 2 * bins, histograms.begin() + 2 * bins + num_labels);
+  counts.predicted_out_of_range = histograms[bins - 1];
+  counts.truth_out_of_range = histograms[2 * bins - 1];
+  return counts;
+}
+
+}  // namespace detail
+
+namespace {
+
+void validate(std::size_t predicted, std::size_t truth, int num_labels) {
+  if (num_labels < 1 || num_labels > kMaxLabels)
+    throw Error("label statistics: num_labels " + std::to_string(num_labels) + " is outside [1, " +
+                std::to_string(kMaxLabels) + "]");
+  if (truth != 0 && truth != predicted)
+    throw Error("label statistics: the maps differ in size (" + std::to_string(predicted) + " and " +
+                std::to_string(truth) + " voxels)");
+}
+
+OverlapCounts dispatch(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth, int num_labels,
+                       Backend backend) {
+  if (backend == Backend::Cuda) {
+    require_cuda("label statistics");
+    return detail::count_label_overlap_cuda(predicted, truth, num_labels);
+  }
+  return detail::count_label_overlap_cpu(predicted, truth, num_labels);
+}
+
+}  // namespace
+
+OverlapCounts count_label_overlap(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth,
+                                  int num_labels, Backend backend) {
+  validate(predicted.size(), truth.size(), num_labels);
+  if (truth.size() != predicted.size())
+    throw Error("label statistics: the ground truth is empty");
+  return dispatch(predicted, truth, num_labels, backend);
+}
+
+OverlapCounts count_labels(std::span<const std::uint16_t> labels, int num_labels, Backend backend) {
+  validate(labels.size(), 0, num_labels);
+  return dispatch(labels, {}, num_labels, backend);
+}
+
+}  // namespace nc::kernels

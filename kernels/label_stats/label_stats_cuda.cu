@@ -1,0 +1,84 @@
+#include <memory>
+
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/label_stats/label_stats.hpp"
+#include "kernels/label_stats/label_stats_math.hpp"
+
+namespace nc::kernels::detail {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename T>
+struct DeviceFree {
+  void operator()(T* p) const { cudaFree(p); }
+};
+template <typename T>
+using DeviceBuffer = std::unique_ptr<T, DeviceFree<T>>;
+
+template <typename T>
+DeviceBuffer<T> device_alloc(std::size_t count) {
+  T* p = nullptr;
+  NC_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+  return DeviceBuffer<T>(p);
+}
+
+// Block-private shared-memory histograms, merged into global memory once per block: global
+// atomics per voxel would serialise on the few labels that cover most of a head.
+template <bool kWithTruth>
+__global__ void count_kernel(const std::uint16_t* __restrict__ gm_predicted, const std::uint16_t* __restrict__ gm_truth,
+                             long long n, int num_labels, unsigned long long* gm_counts) {
+  extern __shared__ unsigned int sm_counts[];
+  const int total_bins = 3 * (num_labels + 1);
+  for (int b = threadIdx.x; b < total_bins; b += blockDim.x) sm_counts[b] = 0;
+  __syncthreads();
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
+    const auto increment = [](int bin) { atomicAdd(&sm_counts[bin], 1u); };
+    if constexpr (kWithTruth)
+      count_overlap_voxel(gm_predicted[v], gm_truth[v], num_labels, increment);
+    else
+      increment(label_bin(gm_predicted[v], num_labels));
+  }
+  __syncthreads();
+  for (int b = threadIdx.x; b < total_bins; b += blockDim.x)
+    if (sm_counts[b] != 0) atomicAdd(&gm_counts[b], static_cast<unsigned long long>(sm_counts[b]));
+}
+
+}  // namespace
+
+OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth,
+                                       int num_labels) {
+  const std::size_t n = predicted.size();
+  const std::size_t total_bins = 3 * (std::size_t(num_labels) + 1);
+  const bool with_truth = !truth.empty();
+  auto d_predicted = device_alloc<std::uint16_t>(n);
+  auto d_truth = device_alloc<std::uint16_t>(with_truth ? n : 1);
+  auto d_counts = device_alloc<unsigned long long>(total_bins);
+  NC_CUDA_CHECK(cudaMemcpy(d_predicted.get(), predicted.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice));
+  if (with_truth)
+    NC_CUDA_CHECK(cudaMemcpy(d_truth.get(), truth.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice));
+  NC_CUDA_CHECK(cudaMemset(d_counts.get(), 0, total_bins * sizeof(unsigned long long)));
+
+  int device = 0, sms = 0;
+  NC_CUDA_CHECK(cudaGetDevice(&device));
+  NC_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  // A few blocks per SM is enough for a memory-bound loop; more only multiplies the merges.
+  const long long wanted = (static_cast<long long>(n) + kThreads - 1) / kThreads;
+  const int blocks = static_cast<int>(std::max(1LL, std::min<long long>(wanted, 4LL * sms)));
+  const std::size_t shared_bytes = total_bins * sizeof(unsigned int);
+  if (with_truth)
+    count_kernel<true><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), d_truth.get(), static_cast<long long>(n),
+                                                           num_labels, d_counts.get());
+  else
+    count_kernel<false><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), nullptr, static_cast<long long>(n),
+                                                            num_labels, d_counts.get());
+  NC_CUDA_CHECK(cudaGetLastError());
+
+  std::vector<unsigned long long> h_counts(total_bins);
+  NC_CUDA_CHECK(cudaMemcpy(h_counts.data(), d_counts.get(), total_bins * sizeof(unsigned long long),
+                           cudaMemcpyDeviceToHost));
+  return unpack_counts(std::vector<std::int64_t>(h_counts.begin(), h_counts.end()), num_labels);
+}
+
+}  // namespace nc::kernels::detail

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install every Debian package neurocohort builds, tests and demos with.
+# Idempotent: asks dpkg first and stays quiet when everything is present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries the project links
+  libinsighttoolkit5-dev libhdf5-dev libopenmpi-dev openmpi-bin libtorch-dev libtbb-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # data: Colin27 head and the AAL atlas
+  mricron-data
+  # cluster tests
+  slurm-wlm munge
+  # peers used only by tests and benchmarks (Debian's python3)
+  python3-h5py python3-numpy python3-scipy python3-statsmodels python3-skimage python3-nibabel
+  python3-torch python3-pandas
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${#missing[@]} missing Debian packages: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+# Slurm's and munge's post-install scripts try to start services; none run in containers.
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

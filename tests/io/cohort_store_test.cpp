@@ -1,0 +1,165 @@
+#include "io/cohort_store.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/store_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace nc::io {
+namespace {
+
+using test::TempDir;
+
+CohortStore make_store(const std::filesystem::path& path, std::size_t scans) {
+  return CohortStore::create(path, test::test_scan_table(scans), test::test_regions(), test::test_metrics(),
+                             {{"tool_version", "test"}, {"configuration", "{\"threads\": 2}"}});
+}
+
+TEST(CohortStore, NewStoreHasEveryScanPendingInManifestOrder) {
+  TempDir dir;
+  const auto store = make_store(dir / "r.h5", 4);
+  EXPECT_EQ(store.scan_ids(), (std::vector<std::string>{"sub-100", "sub-101", "sub-102", "sub-103"}));
+  EXPECT_EQ(store.statuses(), std::vector<std::string>(4, "pending"));
+  const auto volumes = store.read_metric("volume_ml");
+  ASSERT_EQ(volumes.size(), 12u);
+  EXPECT_TRUE(std::all_of(volumes.begin(), volumes.end(), [](double v) { return std::isnan(v); }));
+}
+
+TEST(CohortStore, RecordsReadBackAfterReopen) {
+  TempDir dir;
+  {
+    auto store = make_store(dir / "r.h5", 5);
+    store.write(test::test_record(3));  // a failed scan, written out of order
+    store.write(test::test_record(1));
+  }
+  const auto store = CohortStore::open(dir / "r.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_EQ(store.statuses(), (std::vector<std::string>{"pending", "ok", "pending", "failed", "pending"}));
+  EXPECT_EQ(store.read_text_column("error")[3], "no brain component found");
+  EXPECT_EQ(store.read_text_column("host")[1], "node1");
+  EXPECT_DOUBLE_EQ(store.read_number_column("icv_ml")[1], 1001.0);
+  EXPECT_DOUBLE_EQ(store.read_number_column("age")[2], 2.5);
+  const auto volumes = store.read_metric("volume_ml");
+  EXPECT_DOUBLE_EQ(volumes[1 * 3 + 2], 31.0);
+  EXPECT_TRUE(std::isnan(store.read_metric("dice")[1 * 3 + 1]));
+  const auto labels = store.read_labels("sub-101");
+  ASSERT_TRUE(labels.has_value());
+  EXPECT_EQ(labels->voxels, test::test_record(1).labels->voxels);
+  EXPECT_EQ(labels->geometry, test::test_record(1).labels->geometry);
+  EXPECT_FALSE(store.read_labels("sub-100").has_value());
+  EXPECT_EQ(store.regions()[2].name, "brainstem");
+  EXPECT_EQ(store.attribute("configuration"), "{\"threads\": 2}");
+}
+
+TEST(CohortStore, RewritingARowReplacesItExactlyOnce) {
+  TempDir dir;
+  auto store = make_store(dir / "r.h5", 5);
+  store.write(test::test_record(3));  // failed
+  ScanRecord retry = test::test_record(3);
+  retry.ok = true;
+  store.write(retry);
+  EXPECT_EQ(store.statuses()[3], "ok");
+  EXPECT_EQ(store.read_text_column("error")[3], "");
+}
+
+TEST(CohortStore, RefusesToOverwriteAnExistingFile) {
+  TempDir dir;
+  make_store(dir / "r.h5", 2);
+  EXPECT_THROW(make_store(dir / "r.h5", 2), StoreError);
+}
+
+TEST(CohortStore, RefusesMetricOfWrongLengthAndUnknownMetric) {
+  TempDir dir;
+  auto store = make_store(dir / "r.h5", 2);
+  ScanRecord bad = test::test_record(0);
+  bad.metrics["volume_ml"] = {1.0};
+  EXPECT_THROW(store.write(bad), StoreError);
+  ScanRecord unknown = test::test_record(0);
+  unknown.metrics["hd99_mm"] = {1.0, 2.0, 3.0};
+  EXPECT_THROW(store.write(unknown), StoreError);
+  ScanRecord out_of_range = test::test_record(0);
+  out_of_range.row = 2;
+  EXPECT_THROW(store.write(out_of_range), StoreError);
+}
+
+TEST(CohortStore, OpeningSomethingElseIsAClearError) {
+  TempDir dir;
+  EXPECT_THROW(CohortStore::open(dir / "absent.h5", CohortStore::Mode::ReadOnly), StoreError);
+  std::ofstream(dir / "text.h5") << "not hdf5";
+  EXPECT_THROW(CohortStore::open(dir / "text.h5", CohortStore::Mode::ReadOnly), StoreError);
+}
+
+TEST(CohortStore, DebianH5pyReadsEveryDataset) {
+  TempDir dir;
+  {
+    auto store = make_store(dir / "r.h5", 4);
+    store.write(test::test_record(0));
+    store.write(test::test_record(3));
+    store.set_attribute("end_time", "2026-11-23T10:00:00Z");
+  }
+  const auto result = test::run_command("/usr/bin/python3 " NC_TEST_SOURCE_DIR "/io/read_store.py " +
+                                        (dir / "r.h5").string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto json = nlohmann::json::parse(result.output);
+  EXPECT_EQ(json["scans"]["scan_id"], (std::vector<std::string>{"sub-100", "sub-101", "sub-102", "sub-103"}));
+  EXPECT_EQ(json["scans"]["status"], (std::vector<std::string>{"ok", "pending", "pending", "failed"}));
+  EXPECT_EQ(json["scans"]["sex"][1], "F");
+  EXPECT_DOUBLE_EQ(json["scans"]["age"][3].get<double>(), 3.5);
+  EXPECT_DOUBLE_EQ(json["scans"]["icv_ml"][0].get<double>(), 1000.0);
+  EXPECT_TRUE(json["scans"]["icv_ml"][1].is_null());  // NaN for pending rows
+  EXPECT_EQ(json["scans"]["rank"][3], 3);
+  EXPECT_EQ(json["regions"]["hemisphere"], (std::vector<std::string>{"L", "R", "-"}));
+  EXPECT_DOUBLE_EQ(json["metrics"]["volume_ml"][3][0].get<double>(), 13.0);
+  EXPECT_TRUE(json["metrics"]["dice"][0][1].is_null());
+  const auto& labels = json["labels"]["sub-100"];
+  EXPECT_EQ(labels["shape"], (std::vector<int>{3, 4, 5}));  // [k][j][i]
+  EXPECT_EQ(labels["dtype"], "uint8");
+  EXPECT_EQ(labels["compression"], "gzip");
+  const ScanRecord record = test::test_record(0);
+  long expected_sum = 0;
+  for (auto v : record.labels->voxels) expected_sum += v;
+  EXPECT_EQ(labels["sum"], expected_sum);
+  EXPECT_EQ(labels["spacing"], (std::vector<double>{1.0, 1.0, 1.5}));
+  EXPECT_EQ(json["attrs"]["end_time"], "2026-11-23T10:00:00Z");
+  EXPECT_EQ(json["attrs"]["tool_version"], "test");
+}
+
+// A writer killed with SIGKILL between records leaves a file that reopens with every record
+// flushed before the kill intact, and the rest still pending.
+TEST(CohortStore, SurvivesSigkillBetweenRecords) {
+  TempDir dir;
+  const auto path = dir / "killed.h5";
+  constexpr std::size_t kRecords = 7;
+  {
+    test::ChildProcess child({NC_STORE_WRITER_CHILD, path.string(), std::to_string(kRecords)});
+    for (std::size_t row = 0; row < kRecords; ++row) ASSERT_EQ(child.read_line(), "flushed " + std::to_string(row));
+    child.send(SIGKILL);
+    const int status = child.wait();
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  }
+  auto store = CohortStore::open(path, CohortStore::Mode::ReadWrite);
+  const auto statuses = store.statuses();
+  ASSERT_EQ(statuses.size(), kRecords + 5);
+  const auto volumes = store.read_metric("volume_ml");
+  const auto icv = store.read_number_column("icv_ml");
+  for (std::size_t row = 0; row < kRecords; ++row) {
+    const ScanRecord expected = test::test_record(row);
+    EXPECT_EQ(statuses[row], expected.ok ? "ok" : "failed") << row;
+    EXPECT_DOUBLE_EQ(icv[row], expected.icv_ml);
+    EXPECT_DOUBLE_EQ(volumes[row * 3 + 1], expected.metrics.at("volume_ml")[1]);
+    EXPECT_EQ(store.read_labels(store.scan_ids()[row])->voxels, expected.labels->voxels);
+  }
+  for (std::size_t row = kRecords; row < statuses.size(); ++row) EXPECT_EQ(statuses[row], "pending");
+  store.write(test::test_record(kRecords));  // and the resumed writer carries on
+  EXPECT_EQ(store.statuses()[kRecords], "ok");
+}
+
+}  // namespace
+}  // namespace nc::io
