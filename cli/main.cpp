@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("neurocohort ") + kVersion + " (git " + kGitCommit + ")");
   app.require_subcommand(1);
   Action action;
+  add_synth_command(app, action);
   add_check_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -108,6 +109,25 @@ std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected
     for (float& v : voxels) v = v * slope + offset;
   }
   return voxels;
+}
+
+void gzip_file(const fs::path& source, const fs::path& target, int level) {
+  std::FILE* in = std::fopen(source.c_str(), "rb");
+  if (!in) throw ImageError(source.string(), "cannot open for compression");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in_owner(in, std::fclose);
+  const std::string mode = "wb" + std::to_string(level);
+  gzFile out = gzopen(target.c_str(), mode.c_str());
+  if (!out) throw ImageError(target.string(), "cannot create the file");
+  gzbuffer(out, 1 << 20);
+  std::vector<char> buffer(std::size_t{1} << 20);
+  bool ok = true;
+  while (const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in))
+    if (gzwrite(out, buffer.data(), unsigned(n)) != int(n)) {
+      ok = false;
+      break;
+    }
+  ok = ok && !std::ferror(in);
+  if (gzclose(out) != Z_OK || !ok) throw ImageError(target.string(), "writing the compressed file failed");
 }
 
 }  // namespace nc::io::detail
