@@ -1,10 +1,12 @@
 #include "io/nifti_voxels.hpp"
 
 #include <nifti1_io.h>
+#include <tbb/parallel_for.h>
 #include <zlib.h>
 
 #include <cmath>
-#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -111,23 +113,45 @@ std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected
   return voxels;
 }
 
+namespace {
+
+// Compresses one block as a complete gzip member (header, deflate stream, trailer).
+std::vector<unsigned char> gzip_member(const unsigned char* data, std::size_t size, int level, const fs::path& target) {
+  z_stream z{};
+  constexpr int kGzipWindowBits = 15 + 16;  // +16: gzip wrapper, no file name, time stamp 0
+  if (deflateInit2(&z, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw ImageError(target.string(), "zlib could not start compressing");
+  std::vector<unsigned char> out(deflateBound(&z, uLong(size)));
+  z.next_in = const_cast<unsigned char*>(data);
+  z.avail_in = uInt(size);
+  z.next_out = out.data();
+  z.avail_out = uInt(out.size());
+  const int status = deflate(&z, Z_FINISH);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  if (status != Z_STREAM_END) throw ImageError(target.string(), "zlib could not compress the data");
+  return out;
+}
+
+}  // namespace
+
 void gzip_file(const fs::path& source, const fs::path& target, int level) {
-  std::FILE* in = std::fopen(source.c_str(), "rb");
+  std::ifstream in(source, std::ios::binary);
   if (!in) throw ImageError(source.string(), "cannot open for compression");
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> in_owner(in, std::fclose);
-  const std::string mode = "wb" + std::to_string(level);
-  gzFile out = gzopen(target.c_str(), mode.c_str());
-  if (!out) throw ImageError(target.string(), "cannot create the file");
-  gzbuffer(out, 1 << 20);
-  std::vector<char> buffer(std::size_t{1} << 20);
-  bool ok = true;
-  while (const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in))
-    if (gzwrite(out, buffer.data(), unsigned(n)) != int(n)) {
-      ok = false;
-      break;
-    }
-  ok = ok && !std::ferror(in);
-  if (gzclose(out) != Z_OK || !ok) throw ImageError(target.string(), "writing the compressed file failed");
+  const std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Independent gzip members, compressed in parallel and concatenated: gzip readers (zlib's
+  // gzread, Python's gzip, nibabel) read such a file as one stream.
+  constexpr std::size_t kBlock = std::size_t{16} << 20;
+  const std::size_t blocks = std::max<std::size_t>(1, (data.size() + kBlock - 1) / kBlock);
+  std::vector<std::vector<unsigned char>> members(blocks);
+  tbb::parallel_for(std::size_t{0}, blocks, [&](std::size_t b) {
+    const std::size_t begin = b * kBlock;
+    members[b] = gzip_member(data.data() + begin, std::min(kBlock, data.size() - begin), level, target);
+  });
+  std::ofstream out(target, std::ios::binary | std::ios::trunc);
+  for (const auto& member : members) out.write(reinterpret_cast<const char*>(member.data()), std::streamsize(member.size()));
+  out.close();
+  if (!out) throw ImageError(target.string(), "writing the compressed file failed");
 }
 
 }  // namespace nc::io::detail

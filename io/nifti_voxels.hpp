@@ -20,8 +20,9 @@ bool is_nifti_path(const std::filesystem::path& path);
 ///         corrupt data, or NaN/infinite voxels (counted, with the first voxel's index).
 std::vector<float> read_nifti_voxels(const std::filesystem::path& path, std::int64_t expected_voxels);
 
-/// Compresses `source` into the gzip file `target` at zlib `level` (1 fastest .. 9 smallest).
-/// The gzip header carries no time stamp, so equal input gives equal bytes.
+/// Compresses `source` into the gzip file `target` at zlib `level` (1 fastest .. 9 smallest),
+/// as concatenated gzip members of 16 MB compressed in parallel. The gzip headers carry no
+/// time stamp, so equal input gives equal bytes.
 /// \throws ImageError naming `target` when reading or writing fails.
 void gzip_file(const std::filesystem::path& source, const std::filesystem::path& target, int level);
 
