@@ -40,6 +40,10 @@ void add_synth_command(CLI::App& app, Action& action) {
   cmd->add_option("--modality", options->modality, "ct, mr, or both (subjects alternate CT and MR)")
       ->check(CLI::IsMember({"ct", "mr", "both"}, CLI::ignore_case))
       ->capture_default_str();
+  cmd->add_option("--oblique-fraction", options->synth.oblique_fraction,
+                  "Share of CT scans acquired with a gantry tilt (oblique direction cosines)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_flag("--volumes-only", options->synth.volumes_only,
                 "Write only effects.tsv and true_volumes.tsv (label maps counted on a coarse grid, no images)");
   cmd->add_option("--volumes-grid-mm", options->synth.volumes_grid_mm, "Grid of --volumes-only, in mm")

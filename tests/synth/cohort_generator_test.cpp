@@ -35,18 +35,12 @@ std::string file_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// One CT (with gantry tilt) and one MR subject, generated once for the suite.
+// One CT (with gantry tilt) and one MR subject, written once by the ctest fixture
+// `synth_small_cohort` (the real CLI: neurocohort synth --n 2 --seed 5 --oblique-fraction 1).
 class SynthCohort : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    generate_cohort(small_cohort(dir_->path(), 1.0));
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static const fs::path& out() { return dir_->path(); }
-  static TempDir* dir_;
+  static fs::path out() { return NC_SYNTH_FIXTURE_DIR; }
 };
-TempDir* SynthCohort::dir_ = nullptr;
 
 TEST_F(SynthCohort, ManifestValidatesAndNamesImagesAndLabels) {
   const jobs::Manifest manifest = jobs::load_manifest(out() / "manifest.tsv");
