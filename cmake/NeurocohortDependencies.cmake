@@ -8,10 +8,21 @@ find_package(nlohmann_json REQUIRED)
 find_package(ZLIB REQUIRED)
 
 # Only the ITK modules neurocohort uses: linking all of ITK would need fftw and much more.
-find_package(ITK 5.2 REQUIRED COMPONENTS ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKNIFTI)
+# nc_itk: image IO, linked by io/. nc_itk_filters: the filters that tests and benchmarks
+# compare the kernels against (the kernels themselves never link ITK).
+set(NC_ITK_IO_MODULES ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKNIFTI)
+set(NC_ITK_FILTER_MODULES ITKImageGrid ITKImageFunction ITKTransform ITKThresholding ITKConnectedComponents
+    ITKBinaryMathematicalMorphology ITKMathematicalMorphology ITKImageStatistics ITKDistanceMap ITKLabelMap
+    ITKImageLabel)
+find_package(ITK 5.2 REQUIRED COMPONENTS ${NC_ITK_IO_MODULES} ${NC_ITK_FILTER_MODULES})
+itk_module_config(NC_ITK_IO ${NC_ITK_IO_MODULES})
+itk_module_config(NC_ITK_FILTERS ${NC_ITK_FILTER_MODULES})
 add_library(nc_itk INTERFACE)
-target_include_directories(nc_itk SYSTEM INTERFACE ${ITK_INCLUDE_DIRS})
-target_link_libraries(nc_itk INTERFACE ${ITK_LIBRARIES})
+target_include_directories(nc_itk SYSTEM INTERFACE ${NC_ITK_IO_INCLUDE_DIRS})
+target_link_libraries(nc_itk INTERFACE ${NC_ITK_IO_LIBRARIES})
+add_library(nc_itk_filters INTERFACE)
+target_include_directories(nc_itk_filters SYSTEM INTERFACE ${NC_ITK_FILTERS_INCLUDE_DIRS})
+target_link_libraries(nc_itk_filters INTERFACE nc_itk ${NC_ITK_FILTERS_LIBRARIES})
 
 add_library(nc_hdf5 INTERFACE)
 target_include_directories(nc_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})

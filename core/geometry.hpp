@@ -3,12 +3,12 @@
 /// Where a voxel grid sits in physical space, in ITK's convention (LPS, millimetres):
 /// physical = origin + direction · diag(spacing) · index. Every stage works in physical space
 /// through these functions, so an image stored oblique, LPS or RAS gives the same result.
+/// Host code: kernels fold the geometry into an IndexMap (resample_math.hpp) before the loop.
 
 #include <array>
 #include <cmath>
 #include <cstdint>
 
-#include "core/nc_hd.hpp"
 
 namespace nc {
 
@@ -35,7 +35,7 @@ struct Geometry {
 };
 
 /// Physical point (mm) of a continuous voxel index.
-NC_HD inline Vec3 index_to_physical(const Geometry& g, const Vec3& index) {
+inline Vec3 index_to_physical(const Geometry& g, const Vec3& index) {
   Vec3 p = g.origin_mm;
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 3; ++c) p[r] += g.direction[r * 3 + c] * g.spacing_mm[c] * index[c];
@@ -43,7 +43,7 @@ NC_HD inline Vec3 index_to_physical(const Geometry& g, const Vec3& index) {
 }
 
 /// Inverse of direction · diag(spacing); precondition: the direction matrix is invertible.
-NC_HD inline Mat3 physical_to_index_matrix(const Geometry& g) {
+inline Mat3 physical_to_index_matrix(const Geometry& g) {
   Mat3 m{};
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 3; ++c) m[r * 3 + c] = g.direction[r * 3 + c] * g.spacing_mm[c];
@@ -63,7 +63,7 @@ NC_HD inline Mat3 physical_to_index_matrix(const Geometry& g) {
 }
 
 /// Continuous voxel index of a physical point, given physical_to_index_matrix(g).
-NC_HD inline Vec3 physical_to_index(const Geometry& g, const Mat3& to_index, const Vec3& p) {
+inline Vec3 physical_to_index(const Geometry& g, const Mat3& to_index, const Vec3& p) {
   const Vec3 d = {p[0] - g.origin_mm[0], p[1] - g.origin_mm[1], p[2] - g.origin_mm[2]};
   Vec3 idx{};
   for (int r = 0; r < 3; ++r)

@@ -1,6 +1,4 @@
-#include <memory>
-
-#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/device_buffer.cuh"
 #include "kernels/label_stats/label_stats.hpp"
 #include "kernels/label_stats/label_stats_math.hpp"
 
@@ -8,20 +6,6 @@ namespace nc::kernels::detail {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <typename T>
-struct DeviceFree {
-  void operator()(T* p) const { cudaFree(p); }
-};
-template <typename T>
-using DeviceBuffer = std::unique_ptr<T, DeviceFree<T>>;
-
-template <typename T>
-DeviceBuffer<T> device_alloc(std::size_t count) {
-  T* p = nullptr;
-  NC_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
-  return DeviceBuffer<T>(p);
-}
 
 // Block-private shared-memory histograms, merged into global memory once per block: global
 // atomics per voxel would serialise on the few labels that cover most of a head.
@@ -52,20 +36,11 @@ OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted,
   const std::size_t n = predicted.size();
   const std::size_t total_bins = 3 * (std::size_t(num_labels) + 1);
   const bool with_truth = !truth.empty();
-  auto d_predicted = device_alloc<std::uint16_t>(n);
-  auto d_truth = device_alloc<std::uint16_t>(with_truth ? n : 1);
-  auto d_counts = device_alloc<unsigned long long>(total_bins);
-  NC_CUDA_CHECK(cudaMemcpy(d_predicted.get(), predicted.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice));
-  if (with_truth)
-    NC_CUDA_CHECK(cudaMemcpy(d_truth.get(), truth.data(), n * sizeof(std::uint16_t), cudaMemcpyHostToDevice));
-  NC_CUDA_CHECK(cudaMemset(d_counts.get(), 0, total_bins * sizeof(unsigned long long)));
-
-  int device = 0, sms = 0;
-  NC_CUDA_CHECK(cudaGetDevice(&device));
-  NC_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  // A few blocks per SM is enough for a memory-bound loop; more only multiplies the merges.
-  const long long wanted = (static_cast<long long>(n) + kThreads - 1) / kThreads;
-  const int blocks = static_cast<int>(std::max(1LL, std::min<long long>(wanted, 4LL * sms)));
+  const DeviceBuffer<std::uint16_t> d_predicted(predicted);
+  const DeviceBuffer<std::uint16_t> d_truth(truth);
+  DeviceBuffer<unsigned long long> d_counts(total_bins);
+  d_counts.zero();
+  const int blocks = grid_stride_blocks(static_cast<long long>(n), kThreads);
   const std::size_t shared_bytes = total_bins * sizeof(unsigned int);
   if (with_truth)
     count_kernel<true><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), d_truth.get(), static_cast<long long>(n),
@@ -76,8 +51,7 @@ OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted,
   NC_CUDA_CHECK(cudaGetLastError());
 
   std::vector<unsigned long long> h_counts(total_bins);
-  NC_CUDA_CHECK(cudaMemcpy(h_counts.data(), d_counts.get(), total_bins * sizeof(unsigned long long),
-                           cudaMemcpyDeviceToHost));
+  d_counts.copy_to(h_counts);
   return unpack_counts(std::vector<std::int64_t>(h_counts.begin(), h_counts.end()), num_labels);
 }
 

@@ -1,0 +1,101 @@
+#include "kernels/resample/resample.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace nc::kernels {
+namespace {
+
+GridDims dims_of(const Geometry& g) { return {g.size[0], g.size[1], g.size[2]}; }
+
+void require_voxels(const Geometry& g, const char* what) {
+  if (g.voxel_count() <= 0) throw Error(std::string("resample: the ") + what + " grid is empty");
+}
+
+}  // namespace
+
+Geometry resampled_grid(const Geometry& input, double spacing_mm) {
+  if (!(spacing_mm > 0.0) || !std::isfinite(spacing_mm))
+    throw Error("resample: spacing must be positive, not " + std::to_string(spacing_mm) + " mm");
+  require_voxels(input, "input");
+  // Bounding box of the eight outer corners of the voxel footprints.
+  Vec3 lo{}, hi{};
+  lo.fill(std::numeric_limits<double>::infinity());
+  hi.fill(-std::numeric_limits<double>::infinity());
+  for (int corner = 0; corner < 8; ++corner) {
+    const Vec3 index = {(corner & 1) ? double(input.size[0]) - 0.5 : -0.5,
+                        (corner & 2) ? double(input.size[1]) - 0.5 : -0.5,
+                        (corner & 4) ? double(input.size[2]) - 0.5 : -0.5};
+    const Vec3 p = index_to_physical(input, index);
+    for (int a = 0; a < 3; ++a) {
+      lo[a] = std::min(lo[a], p[a]);
+      hi[a] = std::max(hi[a], p[a]);
+    }
+  }
+  Geometry out;
+  out.spacing_mm = {spacing_mm, spacing_mm, spacing_mm};
+  out.direction = kIdentity3;
+  for (int a = 0; a < 3; ++a) {
+    // Round away tiny floating-point excess so an exact multiple does not gain a voxel.
+    out.size[a] = std::max<std::int64_t>(1, std::int64_t(std::ceil((hi[a] - lo[a]) / spacing_mm - 1e-6)));
+    // Centre the output grid on the input's extent.
+    const double covered = double(out.size[a]) * spacing_mm;
+    out.origin_mm[a] = 0.5 * (lo[a] + hi[a]) - 0.5 * covered + 0.5 * spacing_mm;
+  }
+  return out;
+}
+
+IndexMap index_map(const Geometry& input, const Geometry& output) {
+  const Mat3 to_input = physical_to_index_matrix(input);
+  IndexMap map{};
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      double v = 0;  // (to_input · direction_out · diag(spacing_out))[r][c]
+      for (int q = 0; q < 3; ++q) v += to_input[r * 3 + q] * output.direction[q * 3 + c] * output.spacing_mm[c];
+      map.m[r * 3 + c] = v;
+    }
+    double b = 0;
+    for (int q = 0; q < 3; ++q) b += to_input[r * 3 + q] * (output.origin_mm[q] - input.origin_mm[q]);
+    map.b[r] = b;
+  }
+  return map;
+}
+
+ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend) {
+  require_voxels(input.geometry, "input");
+  require_voxels(output, "output");
+  ImageVolume out(output);
+  const IndexMap map = index_map(input.geometry, output);
+  if (backend == Backend::Cuda) {
+    require_cuda("resample");
+    detail::resample_cuda(input.voxels.data(), dims_of(input.geometry), map, outside_value, out.voxels.data(),
+                          dims_of(output));
+  } else {
+    detail::resample_cpu(input.voxels.data(), dims_of(input.geometry), map, outside_value, out.voxels.data(),
+                         dims_of(output));
+  }
+  return out;
+}
+
+ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Backend backend) {
+  return resample_onto(input, resampled_grid(input.geometry, params.spacing_mm), params.outside_value, backend);
+}
+
+LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend) {
+  require_voxels(input.geometry, "input");
+  require_voxels(output, "output");
+  LabelVolume out(output);
+  const IndexMap map = index_map(input.geometry, output);
+  if (backend == Backend::Cuda) {
+    require_cuda("resample");
+    detail::resample_labels_cuda(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(),
+                                 dims_of(output));
+  } else {
+    detail::resample_labels_cpu(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(),
+                                dims_of(output));
+  }
+  return out;
+}
+
+}  // namespace nc::kernels

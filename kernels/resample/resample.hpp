@@ -1,0 +1,51 @@
+#pragma once
+/// \file
+/// Resampling onto an isotropic grid (1 mm by default) in physical space: trilinear for
+/// images, nearest neighbour for label maps, from any spacing and direction cosines.
+///
+/// The default output grid is axis-aligned (identity direction, LPS) and covers the bounding
+/// box of the input's voxel footprints, so oblique (gantry-tilted) scans come out straight.
+/// Border handling (resample_math.hpp): an output voxel whose centre falls within the input's
+/// voxel footprints is interpolated, with neighbours clamped to the grid (values extend flat
+/// over the outer half voxel, as ITK's LinearInterpolateImageFunction does); beyond them it
+/// takes the outside value.
+
+#include "core/volume.hpp"
+#include "kernels/common/backend.hpp"
+#include "kernels/resample/resample_math.hpp"
+
+namespace nc::kernels {
+
+struct ResampleParams {
+  double spacing_mm = 1.0;      ///< isotropic output spacing
+  float outside_value = 0.0f;   ///< value beyond the input (e.g. -1000 HU for CT air)
+};
+
+/// The axis-aligned grid of `spacing_mm` covering the input's physical extent.
+/// \throws Error on a non-positive spacing or an empty input.
+Geometry resampled_grid(const Geometry& input, double spacing_mm);
+
+/// Trilinear resampling onto resampled_grid(input, params.spacing_mm).
+ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Backend backend);
+/// Trilinear resampling onto any grid.
+ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend);
+/// Nearest-neighbour resampling of a label map onto any grid (outside: label 0), e.g. back to
+/// a scan's native grid.
+LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend);
+
+/// The map from output voxel indices to input voxel indices.
+IndexMap index_map(const Geometry& input, const Geometry& output);
+
+namespace detail {
+// Backends, after validation; pointers are host memory (the CUDA ones copy in and out).
+void resample_cpu(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
+                  const GridDims& out);
+void resample_labels_cpu(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
+                         const GridDims& out);
+void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
+                   const GridDims& out);
+void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
+                          const GridDims& out);
+}  // namespace detail
+
+}  // namespace nc::kernels

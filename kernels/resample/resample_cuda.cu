@@ -1,0 +1,46 @@
+#include "kernels/common/device_buffer.cuh"
+#include "kernels/resample/resample.hpp"
+
+namespace nc::kernels::detail {
+namespace {
+
+constexpr int kThreads = 256;
+
+// One thread per output voxel, grid-stride; consecutive threads write consecutive voxels of
+// a row (coalesced stores) and read neighbouring input voxels (mostly cached loads).
+template <Interpolation kInterpolation, typename T>
+__global__ void resample_kernel(const T* __restrict__ gm_input, GridDims in, IndexMap map, T outside,
+                                T* __restrict__ gm_output, GridDims out) {
+  const long long n = out.count();
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
+    const std::int64_t i = v % out.nx;
+    const std::int64_t j = (v / out.nx) % out.ny;
+    const std::int64_t k = v / (out.nx * out.ny);
+    gm_output[v] = resample_voxel<kInterpolation>(gm_input, in, map, i, j, k, outside);
+  }
+}
+
+template <Interpolation kInterpolation, typename T>
+void run(const T* h_input, const GridDims& in, const IndexMap& map, T outside, T* h_output, const GridDims& out) {
+  const DeviceBuffer<T> d_input(std::span<const T>(h_input, std::size_t(in.count())));
+  DeviceBuffer<T> d_output(std::size_t(out.count()));
+  resample_kernel<kInterpolation><<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_input.get(), in, map,
+                                                                                           outside, d_output.get(), out);
+  NC_CUDA_CHECK(cudaGetLastError());
+  d_output.copy_to(std::span<T>(h_output, std::size_t(out.count())));
+}
+
+}  // namespace
+
+void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
+                   const GridDims& out) {
+  run<Interpolation::Linear>(input, in, map, outside, output, out);
+}
+
+void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
+                          const GridDims& out) {
+  run<Interpolation::Nearest>(input, in, map, std::uint16_t{0}, output, out);
+}
+
+}  // namespace nc::kernels::detail

@@ -1,0 +1,101 @@
+#include "kernels/resample/resample.hpp"
+
+#include <gtest/gtest.h>
+#include <itkIdentityTransform.h>
+#include <itkLinearInterpolateImageFunction.h>
+#include <itkNearestNeighborInterpolateImageFunction.h>
+#include <itkResampleImageFilter.h>
+
+#include "tests/support/itk_convert.hpp"
+
+namespace nc::kernels {
+namespace {
+
+// ITK's ResampleImageFilter onto `out` with the given interpolator: the peer.
+template <typename T, typename Interpolator>
+Volume<T> itk_resample(const Volume<T>& input, const Geometry& out, T outside) {
+  using Image = itk::Image<T, 3>;
+  auto filter = itk::ResampleImageFilter<Image, Image>::New();
+  filter->SetInput(test::to_itk(input));
+  filter->SetTransform(itk::IdentityTransform<double, 3>::New());
+  filter->SetInterpolator(Interpolator::New());
+  filter->SetDefaultPixelValue(outside);
+  const auto reference = test::to_itk(Volume<T>(out));
+  filter->SetReferenceImage(reference);
+  filter->UseReferenceImageOn();
+  filter->Update();
+  return test::from_itk<T>(*filter->GetOutput());
+}
+
+TEST(Resample, GridIsAxisAlignedAndCoversTheInputExtent) {
+  const Geometry in = test::oblique_ct_grid({60, 50, 40});
+  const Geometry out = resampled_grid(in, 1.0);
+  EXPECT_EQ(out.direction, kIdentity3);
+  EXPECT_EQ(out.spacing_mm, (Vec3{1, 1, 1}));
+  for (int corner = 0; corner < 8; ++corner) {
+    const Vec3 idx = {(corner & 1) ? 59.5 : -0.5, (corner & 2) ? 49.5 : -0.5, (corner & 4) ? 39.5 : -0.5};
+    const Vec3 p = index_to_physical(in, idx);
+    for (int a = 0; a < 3; ++a) {
+      EXPECT_GE(p[a], out.origin_mm[a] - 0.5 - 1e-9);
+      EXPECT_LE(p[a], out.origin_mm[a] + double(out.size[a]) - 0.5 + 1e-9);
+    }
+  }
+}
+
+TEST(Resample, SameGridIsAnIdentity) {
+  const ImageVolume in = test::smooth_volume(test::oblique_ct_grid({30, 25, 20}));
+  const ImageVolume out = resample_onto(in, in.geometry, -1000.0f, Backend::Cpu);
+  for (std::size_t n = 0; n < in.voxels.size(); ++n) ASSERT_NEAR(out.voxels[n], in.voxels[n], 1e-4f) << n;
+}
+
+TEST(Resample, MatchesItkLinearOnObliqueAnisotropicInput) {
+  const ImageVolume in = test::smooth_volume(test::oblique_ct_grid({90, 80, 60}));
+  const Geometry grid = resampled_grid(in.geometry, 1.0);
+  const ImageVolume ours = resample_onto(in, grid, -1000.0f, Backend::Cpu);
+  const ImageVolume peer =
+      itk_resample<float, itk::LinearInterpolateImageFunction<itk::Image<float, 3>, double>>(in, grid, -1000.0f);
+  std::size_t inside = 0;
+  for (std::size_t n = 0; n < ours.voxels.size(); ++n) {
+    ASSERT_NEAR(ours.voxels[n], peer.voxels[n], 1e-4 * std::max(1.0f, std::abs(peer.voxels[n]))) << "voxel " << n;
+    inside += peer.voxels[n] != -1000.0f;
+  }
+  EXPECT_GT(inside, ours.voxels.size() / 4);  // the comparison covers real interpolation, not just background
+}
+
+TEST(Resample, LabelsMatchItkNearestNeighbour) {
+  LabelVolume in(test::oblique_ct_grid({70, 60, 50}));
+  for (std::int64_t k = 0; k < 50; ++k)
+    for (std::int64_t j = 0; j < 60; ++j)
+      for (std::int64_t i = 0; i < 70; ++i) in.at(i, j, k) = std::uint16_t((i / 7 + j / 11 + k / 5) % 12);
+  const Geometry grid = resampled_grid(in.geometry, 1.0);
+  const LabelVolume ours = resample_labels_onto(in, grid, Backend::Cpu);
+  const LabelVolume peer =
+      itk_resample<std::uint16_t, itk::NearestNeighborInterpolateImageFunction<itk::Image<std::uint16_t, 3>, double>>(
+          in, grid, 0);
+  std::size_t differ = 0;
+  for (std::size_t n = 0; n < ours.voxels.size(); ++n) differ += ours.voxels[n] != peer.voxels[n];
+  // Only exact ties (a sample half way between two voxel centres) may round differently.
+  EXPECT_LE(differ, ours.voxels.size() / 10000) << differ << " of " << ours.voxels.size();
+}
+
+TEST(Resample, ConstantVolumeStaysConstantInsideAndOutsideValueBeyond) {
+  ImageVolume in(test::oblique_ct_grid({20, 20, 20}), 7.0f);
+  const ImageVolume out = resample(in, {.spacing_mm = 1.0, .outside_value = -1000.0f}, Backend::Cpu);
+  std::size_t inside = 0, outside = 0;
+  for (const float v : out.voxels) {
+    EXPECT_TRUE(v == 7.0f || v == -1000.0f) << v;
+    (v == 7.0f ? inside : outside)++;
+  }
+  EXPECT_GT(inside, 0u);
+  EXPECT_GT(outside, 0u);  // the axis-aligned box of an oblique grid has empty corners
+}
+
+TEST(Resample, RefusesEmptyInputAndBadSpacing) {
+  EXPECT_THROW(resample(ImageVolume{}, {}, Backend::Cpu), Error);
+  const ImageVolume in(test::oblique_ct_grid({4, 4, 4}), 1.0f);
+  EXPECT_THROW(resample(in, {.spacing_mm = 0.0}, Backend::Cpu), Error);
+  EXPECT_THROW(resample(in, {.spacing_mm = -1.0}, Backend::Cpu), Error);
+}
+
+}  // namespace
+}  // namespace nc::kernels
