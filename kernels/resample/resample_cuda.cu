@@ -24,7 +24,7 @@ __global__ void resample_kernel(const T* __restrict__ gm_input, GridDims in, Ind
 template <Interpolation kInterpolation, typename T>
 void run(const T* h_input, const GridDims& in, const IndexMap& map, T outside, T* h_output, const GridDims& out) {
   const DeviceBuffer<T> d_input(std::span<const T>(h_input, std::size_t(in.count())));
-  DeviceBuffer<T> d_output(std::size_t(out.count()));
+  DeviceBuffer<T> d_output{std::size_t(out.count())};
   resample_kernel<kInterpolation><<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_input.get(), in, map,
                                                                                            outside, d_output.get(), out);
   NC_CUDA_CHECK(cudaGetLastError());

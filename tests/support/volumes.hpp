@@ -39,4 +39,25 @@ inline LabelVolume random_labels(std::array<std::int64_t, 3> size, int num_label
   return v;
 }
 
+/// An n³ grid of 1 mm voxels at the origin.
+inline Geometry cube(std::int64_t n) {
+  Geometry g;
+  g.size = {n, n, n};
+  return g;
+}
+
+/// A CT-like head phantom: a brain ball (30 HU) inside a bone shell (1000 HU) inside scalp
+/// (40 HU), in air; radii in voxels.
+inline ImageVolume head_phantom(std::int64_t n, double brain_r, double bone_r, double head_r) {
+  ImageVolume v(cube(n), -1000.0f);
+  const double c = double(n - 1) / 2;
+  for (std::int64_t k = 0; k < n; ++k)
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double r = std::sqrt((i - c) * (i - c) + (j - c) * (j - c) + (k - c) * (k - c));
+        v.at(i, j, k) = r <= brain_r ? 30.0f : r <= bone_r ? 1000.0f : r <= head_r ? 40.0f : -1000.0f;
+      }
+  return v;
+}
+
 }  // namespace nc::test

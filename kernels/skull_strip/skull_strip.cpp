@@ -1,0 +1,86 @@
+#include "kernels/skull_strip/skull_strip.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+
+namespace nc::kernels {
+namespace {
+
+constexpr int kOtsuBins = 256;
+
+void validate(const ImageVolume& image, const SkullStripParams& params) {
+  if (image.voxels.empty()) throw Error("skull strip: the image is empty");
+  if (!(params.lower_hu <= params.upper_hu)) throw Error("skull strip: the CT window's lower bound exceeds its upper");
+  if (!(params.opening_radius_mm >= 0) || !(params.closing_radius_mm >= 0))
+    throw Error("skull strip: morphology radii must be non-negative");
+}
+
+}  // namespace
+
+float otsu_threshold(const ImageVolume& image) {
+  if (image.voxels.empty()) throw Error("Otsu threshold: the image is empty");
+  const auto [lo_it, hi_it] = std::minmax_element(image.voxels.begin(), image.voxels.end());
+  const double lo = *lo_it, hi = *hi_it;
+  if (!(hi > lo)) throw Error("Otsu threshold: the image is constant");
+  std::array<double, kOtsuBins> histogram{};
+  const double scale = double(kOtsuBins) / (hi - lo);
+  for (const float v : image.voxels) histogram[std::min(kOtsuBins - 1, int((double(v) - lo) * scale))] += 1;
+  double total = 0, total_mean = 0;
+  for (int b = 0; b < kOtsuBins; ++b) {
+    total += histogram[b];
+    total_mean += double(b) * histogram[b];
+  }
+  double weight = 0, mean = 0, best = -1;
+  int best_bin = 0;
+  for (int b = 0; b < kOtsuBins - 1; ++b) {
+    weight += histogram[b];
+    mean += double(b) * histogram[b];
+    if (weight == 0 || weight == total) continue;
+    const double m0 = mean / weight, m1 = (total_mean - mean) / (total - weight);
+    const double between = weight * (total - weight) * (m0 - m1) * (m0 - m1);
+    if (between > best) {
+      best = between;
+      best_bin = b;
+    }
+  }
+  return float(lo + double(best_bin + 1) / scale);  // the upper edge of the last background bin
+}
+
+SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const SkullStripParams& params,
+                             Backend backend) {
+  validate(image, params);
+  if (backend == Backend::Cuda) require_cuda("skull strip");
+  const Geometry& g = image.geometry;
+  const std::int64_t n = g.voxel_count();
+  SkullStripResult result;
+  result.threshold = method == StripMethod::MrOtsu ? otsu_threshold(image) : params.lower_hu;
+  const float upper = method == StripMethod::MrOtsu ? std::numeric_limits<float>::max() : params.upper_hu;
+  result.mask = Volume<std::uint8_t>(g);
+  std::uint8_t* mask = result.mask.voxels.data();
+
+  const bool cuda = backend == Backend::Cuda;
+  (cuda ? detail::window_cuda : detail::window_cpu)(image.voxels.data(), n, result.threshold, upper, mask);
+  (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.opening_radius_mm);
+  (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.opening_radius_mm);
+  // Component labelling and hole filling are flood fills: they run on the host for both backends.
+  if (detail::keep_largest_component(mask, g) == 0)
+    throw Error("skull strip: no brain component found (threshold " + std::to_string(result.threshold) +
+                "; check the modality and the intensity window)");
+  detail::fill_holes(mask, g);
+  (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.closing_radius_mm);
+  (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.closing_radius_mm);
+
+  result.masked = ImageVolume(g, params.background);
+  std::int64_t inside = 0;
+  for (std::int64_t v = 0; v < n; ++v)
+    if (mask[v]) {
+      result.masked.voxels[std::size_t(v)] = image.voxels[std::size_t(v)];
+      ++inside;
+    }
+  result.icv_ml = double(inside) * g.voxel_volume_ml();
+  return result;
+}
+
+}  // namespace nc::kernels

@@ -1,0 +1,71 @@
+#pragma once
+/// \file
+/// Threshold skull stripping, as the pediatric CT study did it: an intensity window (CT:
+/// Hounsfield units; MR: an automatic Otsu threshold), morphological opening to cut the thin
+/// bridges between brain and scalp, the largest connected component, hole filling and a
+/// closing. The result is the brain mask, whose volume is the intracranial volume (ICV), and
+/// the image with everything outside the mask set to the background value.
+
+#include <cstdint>
+
+#include "core/volume.hpp"
+#include "kernels/common/backend.hpp"
+
+namespace nc::kernels {
+
+enum class StripMethod {
+  CtWindow,  ///< keep lower_hu <= v <= upper_hu
+  MrOtsu,    ///< keep v >= Otsu's threshold of the image histogram
+};
+
+struct SkullStripParams {
+  float lower_hu = -10.0f;   ///< CT window: CSF and brain parenchyma ...
+  float upper_hu = 100.0f;   ///< ... but not bone (700+) nor fat and air (-100 and below)
+  double opening_radius_mm = 3.0;
+  double closing_radius_mm = 3.0;
+  float background = 0.0f;   ///< value of the masked image outside the brain
+
+  /// Defaults per method. MR needs a wider opening (7 mm) to cut the brain from the scalp,
+  /// because Otsu's threshold keeps both, and a wide closing (15 mm) to take in the sulcal
+  /// and outer CSF, which T1 cannot tell from skull.
+  static SkullStripParams defaults_for(StripMethod method) {
+    SkullStripParams p;
+    if (method == StripMethod::MrOtsu) {
+      p.opening_radius_mm = 7.0;
+      p.closing_radius_mm = 15.0;
+    }
+    return p;
+  }
+};
+
+struct SkullStripResult {
+  Volume<std::uint8_t> mask;  ///< 1 inside the brain
+  ImageVolume masked;         ///< the image inside the mask, `background` elsewhere
+  float threshold = 0;        ///< the lower threshold used (the Otsu threshold for MR)
+  double icv_ml = 0;
+};
+
+/// \throws Error when the image is empty or constant (nothing to threshold), the parameters
+///         are invalid, or no brain component remains ("no brain component found").
+SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const SkullStripParams& params,
+                             Backend backend);
+
+/// Otsu's threshold over a 256-bin histogram of the whole image (the between-class variance
+/// maximum). \throws Error on an empty or constant image.
+float otsu_threshold(const ImageVolume& image);
+
+namespace detail {
+// Backends, host memory in and out. The morphology radius is in millimetres.
+void window_cpu(const float* image, std::int64_t n, float lower, float upper, std::uint8_t* mask);
+void erode_cpu(std::uint8_t* mask, const Geometry& g, double radius_mm);
+void dilate_cpu(std::uint8_t* mask, const Geometry& g, double radius_mm);
+void window_cuda(const float* image, std::int64_t n, float lower, float upper, std::uint8_t* mask);
+void erode_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm);
+void dilate_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm);
+/// Keeps the largest 6-connected component; returns its size in voxels.
+std::int64_t keep_largest_component(std::uint8_t* mask, const Geometry& g);
+/// Sets background voxels that cannot reach the volume's border (6-connected) to 1.
+void fill_holes(std::uint8_t* mask, const Geometry& g);
+}  // namespace detail
+
+}  // namespace nc::kernels
