@@ -37,7 +37,7 @@ TEST(Cli, UnknownOptionIsAUsageErrorOnOneLine) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* sub : {"check"}) {
+  for (const char* sub : {"check", "synth", "model info"}) {
     const auto r = run_command(neurocohort(std::string(sub) + " --help"));
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << sub;
@@ -63,6 +63,19 @@ TEST(Cli, CheckOfAGoodCohortExitsZero) {
   io::write_nifti(test::indexed_volume(), dir / "a.nii.gz");
   std::ofstream(dir / "m.tsv") << "scan_id\timage\tmodality\tage\tsex\na\ta.nii.gz\tMR\t4\tF\n";
   EXPECT_EQ(run_command(neurocohort("check " + (dir / "m.tsv").string())).exit_code, 0);
+}
+
+TEST(Cli, ModelInfoPrintsTheLabelTable) {
+  TempDir dir;
+  const auto exported = run_command("/usr/bin/python3 " NC_TEST_SOURCE_DIR "/pipeline/export_tiny_model.py " +
+                                    (dir / "tiny.pt").string() + " 3 2>&1");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  const auto r = run_command(neurocohort("model info " + (dir / "tiny.pt").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("label\t2\tregion_2\t-"), std::string::npos) << r.output;
+  const auto missing = run_command(neurocohort("model info " + (dir / "absent.pt").string()));
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(line_count(missing.output), 1u) << missing.output;
 }
 
 TEST(Cli, InvalidManifestIsAConfigurationError) {

@@ -1,0 +1,142 @@
+#include "pipeline/segmentation_model.hpp"
+
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace nc::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+template <typename T, std::size_t N>
+std::array<T, N> fixed_array(const json& value, const char* field, const std::string& source) {
+  if (!value.is_array() || value.size() != N)
+    throw ModelError(source + ": metadata field '" + field + "' must be a list of " + std::to_string(N) + " numbers");
+  std::array<T, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    out[i] = value[i].get<T>();
+    if (!(out[i] > 0)) throw ModelError(source + ": metadata field '" + field + "' must be positive");
+  }
+  return out;
+}
+
+const json& require(const json& object, const char* field, const std::string& source) {
+  if (!object.contains(field)) throw ModelError(source + ": metadata has no '" + field + "'");
+  return object.at(field);
+}
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ModelError(path.string() + ": cannot read the metadata file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+ModelMetadata parse_model_metadata(const std::string& text, const std::string& source) {
+  try {
+    const json doc = json::parse(text);
+    ModelMetadata meta;
+    meta.json = text;
+    const json& labels = require(doc, "labels", source);
+    if (!labels.is_array() || labels.empty()) throw ModelError(source + ": metadata 'labels' must be a non-empty list");
+    std::set<int> seen;
+    for (const json& l : labels) {
+      ModelLabel label{require(l, "id", source).get<int>(), require(l, "name", source).get<std::string>(),
+                       l.value("hemisphere", std::string("-"))};
+      if (label.id < 1) throw ModelError(source + ": label ids start at 1 (0 is background)");
+      if (!seen.insert(label.id).second) throw ModelError(source + ": label id " + std::to_string(label.id) + " appears twice");
+      meta.labels.push_back(label);
+    }
+    meta.input_spacing_mm = fixed_array<double, 3>(require(doc, "input_spacing_mm", source), "input_spacing_mm", source);
+    meta.patch_size = fixed_array<std::int64_t, 3>(require(doc, "patch_size", source), "patch_size", source);
+    meta.channels = require(doc, "channels", source).get<int>();
+    if (meta.channels < 1) throw ModelError(source + ": metadata 'channels' must be at least 1");
+    meta.normalisation = doc.value("normalisation", std::string("zscore"));
+    return meta;
+  } catch (const json::exception& e) {
+    throw ModelError(source + ": invalid metadata JSON: " + e.what());
+  }
+}
+
+struct SegmentationModel::Impl {
+  fs::path path;
+  ModelMetadata metadata;
+  mutable torch::jit::script::Module module;
+  torch::Device device = torch::kCPU;
+};
+
+SegmentationModel::SegmentationModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SegmentationModel::SegmentationModel(SegmentationModel&&) noexcept = default;
+SegmentationModel& SegmentationModel::operator=(SegmentationModel&&) noexcept = default;
+SegmentationModel::~SegmentationModel() = default;
+
+SegmentationModel SegmentationModel::load(const fs::path& path, const std::optional<fs::path>& sidecar, Device device) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw ModelError(path.string() + ": model file not found");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  if (device == Device::Cuda) {
+    if (!torch::cuda::is_available())
+      throw ModelError(path.string() + ": --device cuda, but this LibTorch sees no CUDA device");
+    impl->device = torch::Device(torch::kCUDA);
+  }
+  torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
+  try {
+    impl->module = torch::jit::load(path.string(), impl->device, extra);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    throw ModelError(path.string() + ": not a loadable TorchScript model (" + what.substr(0, what.find('\n')) + ")");
+  }
+  impl->module.eval();
+  if (sidecar) {
+    impl->metadata = parse_model_metadata(read_text_file(*sidecar), sidecar->string());
+  } else {
+    if (extra["metadata.json"].empty())
+      throw ModelError(path.string() + ": the model embeds no metadata.json (export it with models/export.py, or pass "
+                                       "a sidecar JSON with --model-metadata)");
+    impl->metadata = parse_model_metadata(extra["metadata.json"], path.string() + " (embedded metadata.json)");
+  }
+  return SegmentationModel(std::move(impl));
+}
+
+const ModelMetadata& SegmentationModel::metadata() const { return impl_->metadata; }
+const fs::path& SegmentationModel::path() const { return impl_->path; }
+
+std::vector<float> SegmentationModel::forward(const std::vector<float>& input, std::int64_t batch,
+                                              const std::array<std::int64_t, 3>& size) const {
+  const std::int64_t channels = impl_->metadata.channels;
+  const std::int64_t classes = std::int64_t(impl_->metadata.labels.size()) + 1;
+  if (std::int64_t(input.size()) != batch * channels * size[0] * size[1] * size[2])
+    throw ModelError(impl_->path.string() + ": input holds " + std::to_string(input.size()) +
+                     " values, not batch × channels × voxels");
+  torch::NoGradGuard no_grad;
+  // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+  torch::Tensor x = torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]},
+                                     options)
+                        .to(impl_->device);
+  torch::Tensor y;
+  try {
+    y = impl_->module.forward({x}).toTensor();
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    throw ModelError(impl_->path.string() + ": forward pass failed: " + what.substr(0, what.find('\n')));
+  }
+  const std::vector<std::int64_t> expected = {batch, classes, size[2], size[1], size[0]};
+  if (y.sizes().vec() != expected)
+    throw ModelError(impl_->path.string() + ": the network returned " + std::to_string(y.size(1)) + " channels for " +
+                     std::to_string(classes) + " classes (label table and network disagree)");
+  y = y.to(torch::kCPU, torch::kFloat32).contiguous();
+  return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+}
+
+}  // namespace nc::pipeline

@@ -1,0 +1,77 @@
+#pragma once
+/// \file
+/// A TorchScript segmentation network with its metadata: the label table, the input spacing,
+/// patch size, channels and intensity normalisation it was trained with. The metadata travels
+/// inside the TorchScript file as the extra file `metadata.json` (models exported by
+/// models/), or beside it as a sidecar JSON (models exported elsewhere: nnU-Net, MONAI).
+/// LibTorch stays behind this header: only segmentation_model.cpp includes it.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace nc::pipeline {
+
+/// A model that cannot be used: missing or corrupt file, missing or invalid metadata.
+class ModelError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct ModelLabel {
+  int id = 0;
+  std::string name;
+  std::string hemisphere;  ///< "L", "R" or "-"
+};
+
+struct ModelMetadata {
+  std::vector<ModelLabel> labels;          ///< foreground classes; the network outputs labels.size() + 1 channels
+  std::array<double, 3> input_spacing_mm{};
+  std::array<std::int64_t, 3> patch_size{};  ///< voxels along i, j, k
+  int channels = 1;
+  std::string normalisation;               ///< e.g. "zscore" or "ct_window"
+  std::string json;                        ///< the metadata as given, for provenance
+};
+
+/// Parses and validates metadata JSON. `source` names it in errors.
+/// \throws ModelError on malformed JSON, a missing field, no labels, duplicate or
+///         non-positive label ids, non-positive spacing or patch size, or no channels.
+ModelMetadata parse_model_metadata(const std::string& json, const std::string& source);
+
+enum class Device { Cpu, Cuda };
+
+class SegmentationModel {
+ public:
+  /// Loads a TorchScript file. Metadata comes from `sidecar` when given, otherwise from the
+  /// file's embedded `metadata.json`.
+  /// \throws ModelError naming the file and the reason; before any scan is processed.
+  static SegmentationModel load(const std::filesystem::path& path,
+                                const std::optional<std::filesystem::path>& sidecar = std::nullopt,
+                                Device device = Device::Cpu);
+
+  SegmentationModel(SegmentationModel&&) noexcept;
+  SegmentationModel& operator=(SegmentationModel&&) noexcept;
+  ~SegmentationModel();
+
+  const ModelMetadata& metadata() const;
+  const std::filesystem::path& path() const;
+
+  /// One forward pass over a batch laid out [batch][channel][k][j][i] (i fastest), float32;
+  /// returns the logits [batch][class][k][j][i] with metadata().labels.size() + 1 classes.
+  /// \throws ModelError when the network fails or returns an unexpected shape.
+  std::vector<float> forward(const std::vector<float>& input, std::int64_t batch,
+                             const std::array<std::int64_t, 3>& size_ijk) const;
+
+ private:
+  struct Impl;
+  explicit SegmentationModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nc::pipeline

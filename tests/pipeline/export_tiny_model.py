@@ -1,0 +1,44 @@
+"""Exports a tiny TorchScript 'segmentation' network with Debian's torch, for the LibTorch tests.
+
+usage: export_tiny_model.py OUT.pt CLASSES [--no-metadata] [--metadata-out SIDE.json]
+
+The network is one 1x1x1 Conv3d from 1 channel to CLASSES channels with weight 1 and bias
+equal to the class index, so class c's logit is x + c: the test can check values exactly.
+"""
+import json
+import sys
+
+import torch
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.conv = torch.nn.Conv3d(1, classes, kernel_size=1)
+        with torch.no_grad():
+            self.conv.weight.fill_(1.0)
+            self.conv.bias.copy_(torch.arange(classes, dtype=torch.float32))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def main(argv):
+    out, classes = argv[1], int(argv[2])
+    metadata = json.dumps({
+        "labels": [{"id": i, "name": f"region_{i}", "hemisphere": "-"} for i in range(1, 3)],
+        "input_spacing_mm": [2.0, 2.0, 2.0],
+        "patch_size": [8, 8, 8],
+        "channels": 1,
+        "normalisation": "zscore",
+    })
+    module = torch.jit.script(Tiny(classes))
+    extra = {} if "--no-metadata" in argv else {"metadata.json": metadata}
+    torch.jit.save(module, out, _extra_files=extra)
+    if "--metadata-out" in argv:
+        with open(argv[argv.index("--metadata-out") + 1], "w") as f:
+            f.write(metadata)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
