@@ -1,0 +1,38 @@
+#pragma once
+/// \file
+/// Adaptive histogram equalization with the semantics of ITK's
+/// AdaptiveHistogramEqualizationImageFilter (radius, alpha, beta; equalize_math.hpp has the
+/// formula), optionally restricted to a mask: then only masked voxels are equalized and only
+/// masked voxels enter the windows, so the skull does not shape the brain's contrast.
+
+#include <cstdint>
+#include <optional>
+
+#include "core/volume.hpp"
+#include "kernels/common/backend.hpp"
+
+namespace nc::kernels {
+
+struct AheParams {
+  int radius = 5;       ///< box window of (2·radius + 1)³ voxels
+  float alpha = 0.3f;   ///< ITK's default
+  float beta = 0.3f;    ///< ITK's default
+};
+
+/// \throws Error on an empty image, a radius below 1 or over 64, alpha or beta outside
+///         [0, 1], or a mask on another grid. A constant image (or masked region) is returned
+///         unchanged: there is no contrast to equalize.
+ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
+                              const Volume<std::uint8_t>* mask = nullptr);
+
+namespace detail {
+/// Backends after validation: `levels` holds each voxel's histogram level (or -1 outside the
+/// mask), `unit` its normalised intensity u + ½ ∈ [0, 1]; `table` the bracket per level
+/// difference, indexed difference + kAheBins − 1.
+void adaptive_equalize_cpu(const std::int16_t* levels, const float* unit, const float* table, const Geometry& g,
+                           const AheParams& params, float minimum, float range, float* out);
+void adaptive_equalize_cuda(const std::int16_t* levels, const float* unit, const float* table, const Geometry& g,
+                            const AheParams& params, float minimum, float range, float* out);
+}  // namespace detail
+
+}  // namespace nc::kernels

@@ -1,0 +1,11 @@
+// CPU-only builds: adaptive_equalize() calls require_cuda() first, which throws; this keeps the link whole.
+#include "kernels/equalize/equalize.hpp"
+
+namespace nc::kernels::detail {
+
+void adaptive_equalize_cuda(const std::int16_t*, const float*, const float*, const Geometry&, const AheParams&, float,
+                            float, float*) {
+  require_cuda("adaptive equalization");
+}
+
+}  // namespace nc::kernels::detail
