@@ -16,10 +16,12 @@ fs::path scratch_dir() {
   return mkdtemp(pattern.data());
 }
 
-void BM_SynthCohortCtAndMr(benchmark::State& state) {
+// Generates state.range(0) subjects per iteration into a scratch folder.
+void run_synth(benchmark::State& state, bool volumes_only) {
   const fs::path dir = scratch_dir();
   nc::synth::SynthOptions options;
   options.subjects = int(state.range(0));
+  options.volumes_only = volumes_only;
   for (auto _ : state) {
     options.out_dir = dir / std::to_string(state.iterations());
     nc::synth::generate_cohort(options);
@@ -27,20 +29,11 @@ void BM_SynthCohortCtAndMr(benchmark::State& state) {
   state.counters["subjects_per_s"] = benchmark::Counter(double(options.subjects), benchmark::Counter::kIsRate);
   fs::remove_all(dir);
 }
+
+void BM_SynthCohortCtAndMr(benchmark::State& state) { run_synth(state, false); }
 BENCHMARK(BM_SynthCohortCtAndMr)->Arg(20)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
-void BM_SynthVolumesOnly(benchmark::State& state) {
-  const fs::path dir = scratch_dir();
-  nc::synth::SynthOptions options;
-  options.subjects = int(state.range(0));
-  options.volumes_only = true;
-  for (auto _ : state) {
-    options.out_dir = dir / std::to_string(state.iterations());
-    nc::synth::generate_cohort(options);
-  }
-  state.counters["subjects_per_s"] = benchmark::Counter(double(options.subjects), benchmark::Counter::kIsRate);
-  fs::remove_all(dir);
-}
+void BM_SynthVolumesOnly(benchmark::State& state) { run_synth(state, true); }
 BENCHMARK(BM_SynthVolumesOnly)->Arg(200)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 }  // namespace

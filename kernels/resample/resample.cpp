@@ -62,20 +62,35 @@ IndexMap index_map(const Geometry& input, const Geometry& output) {
   return map;
 }
 
-ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend) {
+namespace {
+
+// Validates, maps output to input indices once, and hands host buffers to a backend.
+template <typename T, typename Cpu, typename Cuda>
+Volume<T> resample_with(const Volume<T>& input, const Geometry& output, Backend backend, Cpu cpu, Cuda cuda) {
   require_voxels(input.geometry, "input");
   require_voxels(output, "output");
-  ImageVolume out(output);
+  Volume<T> out(output);
   const IndexMap map = index_map(input.geometry, output);
   if (backend == Backend::Cuda) {
     require_cuda("resample");
-    detail::resample_cuda(input.voxels.data(), dims_of(input.geometry), map, outside_value, out.voxels.data(),
-                          dims_of(output));
+    cuda(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(), dims_of(output));
   } else {
-    detail::resample_cpu(input.voxels.data(), dims_of(input.geometry), map, outside_value, out.voxels.data(),
-                         dims_of(output));
+    cpu(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(), dims_of(output));
   }
   return out;
+}
+
+}  // namespace
+
+ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend) {
+  return resample_with(
+      input, output, backend,
+      [outside_value](const float* in, const GridDims& d_in, const IndexMap& m, float* out, const GridDims& d_out) {
+        detail::resample_cpu(in, d_in, m, outside_value, out, d_out);
+      },
+      [outside_value](const float* in, const GridDims& d_in, const IndexMap& m, float* out, const GridDims& d_out) {
+        detail::resample_cuda(in, d_in, m, outside_value, out, d_out);
+      });
 }
 
 ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Backend backend) {
@@ -83,19 +98,7 @@ ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Bac
 }
 
 LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend) {
-  require_voxels(input.geometry, "input");
-  require_voxels(output, "output");
-  LabelVolume out(output);
-  const IndexMap map = index_map(input.geometry, output);
-  if (backend == Backend::Cuda) {
-    require_cuda("resample");
-    detail::resample_labels_cuda(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(),
-                                 dims_of(output));
-  } else {
-    detail::resample_labels_cpu(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(),
-                                dims_of(output));
-  }
-  return out;
+  return resample_with(input, output, backend, detail::resample_labels_cpu, detail::resample_labels_cuda);
 }
 
 }  // namespace nc::kernels
