@@ -20,5 +20,16 @@ TEST(AdaptiveEqualizeGpu, CudaEqualsCpu) {
   for (std::size_t n = 0; n < cpu.voxels.size(); ++n) ASSERT_NEAR(gpu.voxels[n], cpu.voxels[n], 1e-4 * (*hi - *lo)) << n;
 }
 
+// The CLAHE blend: the same integer maps and float accumulation order on both sides.
+TEST(ClaheGpu, CudaEqualsCpu) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  Geometry g;
+  g.size = {96, 80, 64};
+  const ImageVolume in = test::smooth_volume(g);
+  const ImageVolume cpu = clahe(in, {}, Backend::Cpu);
+  const ImageVolume gpu = clahe(in, {}, Backend::Cuda);
+  for (std::size_t n = 0; n < cpu.voxels.size(); ++n) ASSERT_NEAR(gpu.voxels[n], cpu.voxels[n], 1e-4) << n;
+}
+
 }  // namespace
 }  // namespace nc::kernels
