@@ -17,5 +17,6 @@ enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2 };
 void add_check_command(CLI::App& app, Action& action);
 void add_synth_command(CLI::App& app, Action& action);
 void add_model_command(CLI::App& app, Action& action);
+void add_preprocess_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   add_synth_command(app, action);
   add_check_command(app, action);
   add_model_command(app, action);
+  add_preprocess_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   try {

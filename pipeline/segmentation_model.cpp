@@ -1,6 +1,7 @@
 #include "pipeline/segmentation_model.hpp"
 
 #include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
@@ -61,6 +62,8 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& s
     meta.channels = require(doc, "channels", source).get<int>();
     if (meta.channels < 1) throw ModelError(source + ": metadata 'channels' must be at least 1");
     meta.normalisation = doc.value("normalisation", std::string("zscore"));
+    if (meta.normalisation != "zscore" && meta.normalisation != "none")
+      throw ModelError(source + ": unknown normalisation '" + meta.normalisation + "' (expected zscore or none)");
     return meta;
   } catch (const json::exception& e) {
     throw ModelError(source + ": invalid metadata JSON: " + e.what());
@@ -97,6 +100,13 @@ SegmentationModel SegmentationModel::load(const fs::path& path, const std::optio
     throw ModelError(path.string() + ": not a loadable TorchScript model (" + what.substr(0, what.find('\n')) + ")");
   }
   impl->module.eval();
+  try {
+    impl->module = torch::jit::freeze(impl->module);
+    if (device == Device::Cpu) impl->module = torch::jit::optimize_for_inference(impl->module);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    throw ModelError(path.string() + ": cannot freeze the model for inference (" + what.substr(0, what.find('\n')) + ")");
+  }
   if (sidecar) {
     impl->metadata = parse_model_metadata(read_text_file(*sidecar), sidecar->string());
   } else {
@@ -105,25 +115,39 @@ SegmentationModel SegmentationModel::load(const fs::path& path, const std::optio
                                        "a sidecar JSON with --model-metadata)");
     impl->metadata = parse_model_metadata(extra["metadata.json"], path.string() + " (embedded metadata.json)");
   }
-  return SegmentationModel(std::move(impl));
+  SegmentationModel model(std::move(impl));
+  model.probe();
+  return model;
+}
+
+void SegmentationModel::probe() const {
+  const auto& p = impl_->metadata.patch_size;
+  const std::int64_t voxels = p[0] * p[1] * p[2];
+  std::vector<float> input(std::size_t(impl_->metadata.channels * voxels), 0.0f);
+  std::vector<float> logits(std::size_t(std::int64_t(impl_->metadata.labels.size() + 1) * voxels));
+  forward(input, 1, p, logits);
+}
+
+void set_inference_threads(int threads) {
+  if (threads > 0) at::set_num_threads(threads);
 }
 
 const ModelMetadata& SegmentationModel::metadata() const { return impl_->metadata; }
 const fs::path& SegmentationModel::path() const { return impl_->path; }
 
-std::vector<float> SegmentationModel::forward(const std::vector<float>& input, std::int64_t batch,
-                                              const std::array<std::int64_t, 3>& size) const {
+void SegmentationModel::forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size,
+                                std::span<float> logits) const {
   const std::int64_t channels = impl_->metadata.channels;
   const std::int64_t classes = std::int64_t(impl_->metadata.labels.size()) + 1;
-  if (std::int64_t(input.size()) != batch * channels * size[0] * size[1] * size[2])
-    throw ModelError(impl_->path.string() + ": input holds " + std::to_string(input.size()) +
-                     " values, not batch × channels × voxels");
+  const std::int64_t voxels = size[0] * size[1] * size[2];
+  if (std::int64_t(input.size()) != batch * channels * voxels || std::int64_t(logits.size()) != batch * classes * voxels)
+    throw ModelError(impl_->path.string() + ": buffers of " + std::to_string(input.size()) + " and " +
+                     std::to_string(logits.size()) + " values do not fit batch × channels (classes) × voxels");
   torch::NoGradGuard no_grad;
   // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  torch::Tensor x = torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]},
-                                     options)
-                        .to(impl_->device);
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(impl_->device);
+  torch::Tensor x =
+      torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]}, options);
   torch::Tensor y;
   try {
     y = impl_->module.forward({x}).toTensor();
@@ -133,10 +157,9 @@ std::vector<float> SegmentationModel::forward(const std::vector<float>& input, s
   }
   const std::vector<std::int64_t> expected = {batch, classes, size[2], size[1], size[0]};
   if (y.sizes().vec() != expected)
-    throw ModelError(impl_->path.string() + ": the network returned " + std::to_string(y.size(1)) + " channels for " +
-                     std::to_string(classes) + " classes (label table and network disagree)");
-  y = y.to(torch::kCPU, torch::kFloat32).contiguous();
-  return std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+    throw ModelError(impl_->path.string() + ": the network returned " + std::to_string(y.dim() > 1 ? y.size(1) : 0) +
+                     " channels for " + std::to_string(classes) + " classes (label table and network disagree)");
+  torch::from_blob(logits.data(), expected, torch::TensorOptions().dtype(torch::kFloat32)).copy_(y);
 }
 
 }  // namespace nc::pipeline

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,21 +36,28 @@ struct ModelMetadata {
   std::array<double, 3> input_spacing_mm{};
   std::array<std::int64_t, 3> patch_size{};  ///< voxels along i, j, k
   int channels = 1;
-  std::string normalisation;               ///< e.g. "zscore" or "ct_window"
+  /// "zscore": z-score over the brain mask, 0 outside (models/ exports this); "none": as given.
+  std::string normalisation;
   std::string json;                        ///< the metadata as given, for provenance
 };
 
 /// Parses and validates metadata JSON. `source` names it in errors.
 /// \throws ModelError on malformed JSON, a missing field, no labels, duplicate or
-///         non-positive label ids, non-positive spacing or patch size, or no channels.
+///         non-positive label ids, non-positive spacing or patch size, no channels, or an
+///         unknown normalisation.
 ModelMetadata parse_model_metadata(const std::string& json, const std::string& source);
 
 enum class Device { Cpu, Cuda };
 
+/// Threads of LibTorch's intra-op pool (0: leave LibTorch's default, one per core).
+void set_inference_threads(int threads);
+
 class SegmentationModel {
  public:
-  /// Loads a TorchScript file. Metadata comes from `sidecar` when given, otherwise from the
-  /// file's embedded `metadata.json`.
+  /// Loads a TorchScript file, freezes it (weights folded into the graph) and, on the CPU,
+  /// optimises it for inference; then runs one patch of zeros through it, so that a network
+  /// whose channels or classes disagree with its label table fails here. Metadata comes from
+  /// `sidecar` when given, otherwise from the file's embedded `metadata.json`.
   /// \throws ModelError naming the file and the reason; before any scan is processed.
   static SegmentationModel load(const std::filesystem::path& path,
                                 const std::optional<std::filesystem::path>& sidecar = std::nullopt,
@@ -62,15 +70,17 @@ class SegmentationModel {
   const ModelMetadata& metadata() const;
   const std::filesystem::path& path() const;
 
-  /// One forward pass over a batch laid out [batch][channel][k][j][i] (i fastest), float32;
-  /// returns the logits [batch][class][k][j][i] with metadata().labels.size() + 1 classes.
-  /// \throws ModelError when the network fails or returns an unexpected shape.
-  std::vector<float> forward(const std::vector<float>& input, std::int64_t batch,
-                             const std::array<std::int64_t, 3>& size_ijk) const;
+  /// One forward pass over a batch laid out [batch][channel][k][j][i] (i fastest), float32,
+  /// in host memory (or device memory for a CUDA model: then it is used in place); writes
+  /// the logits [batch][class][k][j][i], metadata().labels.size() + 1 classes, to host memory.
+  /// \throws ModelError when the sizes disagree or the network fails or returns another shape.
+  void forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,
+               std::span<float> logits) const;
 
  private:
   struct Impl;
   explicit SegmentationModel(std::unique_ptr<Impl> impl);
+  void probe() const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -23,4 +23,9 @@ bool cuda_device_available() noexcept;
 /// Throws CudaError unless cuda_device_available(), naming what asked for it.
 void require_cuda(const std::string& what);
 
+/// The backend a `--device` choice names: "cpu", "cuda" (required: throws CudaError without a
+/// device), or "auto" (CUDA when a device is present, else the CPU).
+/// \throws UsageError on any other name.
+Backend choose_backend(const std::string& device);
+
 }  // namespace nc::kernels

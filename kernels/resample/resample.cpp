@@ -16,8 +16,12 @@ void require_voxels(const Geometry& g, const char* what) {
 }  // namespace
 
 Geometry resampled_grid(const Geometry& input, double spacing_mm) {
-  if (!(spacing_mm > 0.0) || !std::isfinite(spacing_mm))
-    throw Error("resample: spacing must be positive, not " + std::to_string(spacing_mm) + " mm");
+  return resampled_grid(input, Vec3{spacing_mm, spacing_mm, spacing_mm});
+}
+
+Geometry resampled_grid(const Geometry& input, const Vec3& spacing_mm) {
+  for (double s : spacing_mm)
+    if (!(s > 0.0) || !std::isfinite(s)) throw Error("resample: spacing must be positive, not " + std::to_string(s) + " mm");
   require_voxels(input, "input");
   // Bounding box of the eight outer corners of the voxel footprints.
   Vec3 lo{}, hi{};
@@ -34,14 +38,15 @@ Geometry resampled_grid(const Geometry& input, double spacing_mm) {
     }
   }
   Geometry out;
-  out.spacing_mm = {spacing_mm, spacing_mm, spacing_mm};
+  out.spacing_mm = spacing_mm;
   out.direction = kIdentity3;
   for (int a = 0; a < 3; ++a) {
     // Round away tiny floating-point excess so an exact multiple does not gain a voxel.
-    out.size[a] = std::max<std::int64_t>(1, std::int64_t(std::ceil((hi[a] - lo[a]) / spacing_mm - 1e-6)));
+    const double step = spacing_mm[std::size_t(a)];
+    out.size[a] = std::max<std::int64_t>(1, std::int64_t(std::ceil((hi[a] - lo[a]) / step - 1e-6)));
     // Centre the output grid on the input's extent.
-    const double covered = double(out.size[a]) * spacing_mm;
-    out.origin_mm[a] = 0.5 * (lo[a] + hi[a]) - 0.5 * covered + 0.5 * spacing_mm;
+    const double covered = double(out.size[a]) * step;
+    out.origin_mm[a] = 0.5 * (lo[a] + hi[a]) - 0.5 * covered + 0.5 * step;
   }
   return out;
 }
@@ -99,6 +104,24 @@ ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Bac
 
 LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend) {
   return resample_with(input, output, backend, detail::resample_labels_cpu, detail::resample_labels_cuda);
+}
+
+LabelVolume probabilities_to_labels(const std::vector<float>& probabilities, int classes, const Geometry& grid,
+                                    const Geometry& output, Backend backend) {
+  require_voxels(grid, "probability grid");
+  require_voxels(output, "output");
+  if (classes < 1 || probabilities.size() != std::size_t(classes) * std::size_t(grid.voxel_count()))
+    throw Error("probabilities_to_labels: " + std::to_string(probabilities.size()) + " values are not " +
+                std::to_string(classes) + " classes of " + std::to_string(grid.voxel_count()) + " voxels");
+  LabelVolume out(output);
+  const IndexMap map = index_map(grid, output);
+  if (backend == Backend::Cuda) {
+    require_cuda("probabilities_to_labels");
+    detail::argmax_resample_cuda(probabilities.data(), classes, dims_of(grid), map, out.voxels.data(), dims_of(output));
+  } else {
+    detail::argmax_resample_cpu(probabilities.data(), classes, dims_of(grid), map, out.voxels.data(), dims_of(output));
+  }
+  return out;
 }
 
 }  // namespace nc::kernels

@@ -10,6 +10,8 @@
 /// over the outer half voxel, as ITK's LinearInterpolateImageFunction does); beyond them it
 /// takes the outside value.
 
+#include <vector>
+
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
 #include "kernels/resample/resample_math.hpp"
@@ -24,6 +26,8 @@ struct ResampleParams {
 /// The axis-aligned grid of `spacing_mm` covering the input's physical extent.
 /// \throws Error on a non-positive spacing or an empty input.
 Geometry resampled_grid(const Geometry& input, double spacing_mm);
+/// The same with a spacing per axis (a model's input grid may be anisotropic).
+Geometry resampled_grid(const Geometry& input, const Vec3& spacing_mm);
 
 /// Trilinear resampling onto resampled_grid(input, params.spacing_mm).
 ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Backend backend);
@@ -32,6 +36,12 @@ ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, floa
 /// Nearest-neighbour resampling of a label map onto any grid (outside: label 0), e.g. back to
 /// a scan's native grid.
 LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend);
+
+/// Per-class probability volumes on `grid` (class-major: classes × grid voxels, e.g. a network's
+/// softmax on its coarser input grid) to a label map on `output`: trilinear interpolation of
+/// every class, then the argmax (argmax_trilinear). \throws Error when the sizes disagree.
+LabelVolume probabilities_to_labels(const std::vector<float>& probabilities, int classes, const Geometry& grid,
+                                    const Geometry& output, Backend backend);
 
 /// The map from output voxel indices to input voxel indices.
 IndexMap index_map(const Geometry& input, const Geometry& output);
@@ -44,6 +54,10 @@ void resample_labels_cpu(const std::uint16_t* input, const GridDims& in, const I
                          const GridDims& out);
 void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
                    const GridDims& out);
+void argmax_resample_cpu(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                         std::uint16_t* output, const GridDims& out);
+void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                          std::uint16_t* output, const GridDims& out);
 void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
                           const GridDims& out);
 }  // namespace detail

@@ -76,4 +76,17 @@ void resample_labels_cpu(const std::uint16_t* input, const GridDims& in, const I
   resample_rows<Interpolation::Nearest>(input, in, map, std::uint16_t{0}, output, out);
 }
 
+void argmax_resample_cpu(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                         std::uint16_t* output, const GridDims& out) {
+  tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, out.nz, 0, out.ny), [&](const auto& rows) {
+    for (std::int64_t k = rows.rows().begin(); k != rows.rows().end(); ++k)
+      for (std::int64_t j = rows.cols().begin(); j != rows.cols().end(); ++j)
+        for (std::int64_t i = 0; i < out.nx; ++i) {
+          double x, y, z;
+          map_index(map, double(i), double(j), double(k), x, y, z);
+          output[i + out.nx * (j + out.ny * k)] = argmax_trilinear(probabilities, classes, in, x, y, z);
+        }
+  });
+}
+
 }  // namespace nc::kernels::detail

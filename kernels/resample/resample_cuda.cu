@@ -21,6 +21,17 @@ __global__ void resample_kernel(const T* __restrict__ gm_input, GridDims in, Ind
   }
 }
 
+__global__ void argmax_kernel(const float* __restrict__ gm_probabilities, int classes, GridDims in, IndexMap map,
+                              std::uint16_t* __restrict__ gm_output, GridDims out) {
+  const long long n = out.count();
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
+    double x, y, z;
+    map_index(map, double(v % out.nx), double((v / out.nx) % out.ny), double(v / (out.nx * out.ny)), x, y, z);
+    gm_output[v] = argmax_trilinear(gm_probabilities, classes, in, x, y, z);
+  }
+}
+
 template <Interpolation kInterpolation, typename T>
 void run(const T* h_input, const GridDims& in, const IndexMap& map, T outside, T* h_output, const GridDims& out) {
   const DeviceBuffer<T> d_input(std::span<const T>(h_input, std::size_t(in.count())));
@@ -41,6 +52,16 @@ void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, 
 void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
                           const GridDims& out) {
   run<Interpolation::Nearest>(input, in, map, std::uint16_t{0}, output, out);
+}
+
+void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                          std::uint16_t* output, const GridDims& out) {
+  const DeviceBuffer<float> d_probabilities(std::span<const float>(probabilities, std::size_t(in.count() * classes)));
+  DeviceBuffer<std::uint16_t> d_output{std::size_t(out.count())};
+  argmax_kernel<<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_probabilities.get(), classes, in, map,
+                                                                         d_output.get(), out);
+  NC_CUDA_CHECK(cudaGetLastError());
+  d_output.copy_to(std::span<std::uint16_t>(output, std::size_t(out.count())));
 }
 
 }  // namespace nc::kernels::detail

@@ -93,6 +93,41 @@ NC_HD inline T sample_nearest(const T* data, const GridDims& d, double i, double
   return data[a + d.nx * (b + d.ny * c)];
 }
 
+/// The class whose probability, trilinearly interpolated at continuous index (i, j, k), is the
+/// largest; `probabilities` holds `classes` volumes of `d` one after another. Interpolating the
+/// probabilities and then taking the argmax (rather than upsampling a label map) keeps region
+/// borders smooth when a network runs on a coarser grid. Beyond the border: class 0.
+NC_HD inline std::uint16_t argmax_trilinear(const float* probabilities, int classes, const GridDims& d, double i,
+                                            double j, double k) {
+  if (!index_inside(d, i, j, k)) return 0;
+  const double fi = std::floor(i), fj = std::floor(j), fk = std::floor(k);
+  const float ti = float(i - fi), tj = float(j - fj), tk = float(k - fk);
+  const std::int64_t i0 = clamp_index(std::int64_t(fi), d.nx), i1 = clamp_index(std::int64_t(fi) + 1, d.nx);
+  const std::int64_t j0 = clamp_index(std::int64_t(fj), d.ny), j1 = clamp_index(std::int64_t(fj) + 1, d.ny);
+  const std::int64_t k0 = clamp_index(std::int64_t(fk), d.nz), k1 = clamp_index(std::int64_t(fk) + 1, d.nz);
+  // The eight neighbours and their weights, computed once for all classes.
+  const std::int64_t offset[8] = {i0 + d.nx * (j0 + d.ny * k0), i1 + d.nx * (j0 + d.ny * k0),
+                                  i0 + d.nx * (j1 + d.ny * k0), i1 + d.nx * (j1 + d.ny * k0),
+                                  i0 + d.nx * (j0 + d.ny * k1), i1 + d.nx * (j0 + d.ny * k1),
+                                  i0 + d.nx * (j1 + d.ny * k1), i1 + d.nx * (j1 + d.ny * k1)};
+  const float weight[8] = {(1 - ti) * (1 - tj) * (1 - tk), ti * (1 - tj) * (1 - tk), (1 - ti) * tj * (1 - tk),
+                           ti * tj * (1 - tk),             (1 - ti) * (1 - tj) * tk, ti * (1 - tj) * tk,
+                           (1 - ti) * tj * tk,             ti * tj * tk};
+  const std::int64_t n = d.count();
+  std::uint16_t best = 0;
+  float best_p = -1.0f;
+  for (int c = 0; c < classes; ++c) {
+    const float* p = probabilities + n * c;
+    float v = 0.0f;
+    for (int q = 0; q < 8; ++q) v += weight[q] * p[offset[q]];
+    if (v > best_p) {  // ties go to the lower class, as numpy's and torch's argmax do
+      best_p = v;
+      best = std::uint16_t(c);
+    }
+  }
+  return best;
+}
+
 enum class Interpolation { Linear, Nearest };
 
 /// The value of output voxel (i, j, k): its continuous input index through `map`, sampled.

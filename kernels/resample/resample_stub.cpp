@@ -11,4 +11,8 @@ void resample_labels_cuda(const std::uint16_t*, const GridDims&, const IndexMap&
   require_cuda("resample");
 }
 
+void argmax_resample_cuda(const float*, int, const GridDims&, const IndexMap&, std::uint16_t*, const GridDims&) {
+  require_cuda("probabilities_to_labels");
+}
+
 }  // namespace nc::kernels::detail

@@ -27,5 +27,21 @@ TEST(ResampleGpu, CudaEqualsCpu) {
   EXPECT_LE(differ, l_cpu.voxels.size() / 100000);
 }
 
+TEST(ResampleGpu, ProbabilitiesToLabelsCudaEqualsCpu) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  Geometry coarse;
+  coarse.size = {60, 70, 50};
+  coarse.spacing_mm = {2, 2, 2};
+  const Geometry fine = resampled_grid(coarse, 1.0);
+  const int classes = 11;
+  std::vector<float> p(std::size_t(classes * coarse.voxel_count()));
+  for (std::size_t n = 0; n < p.size(); ++n) p[n] = float((n * 2654435761u) % 1000) / 1000.0f;
+  const LabelVolume cpu = probabilities_to_labels(p, classes, coarse, fine, Backend::Cpu);
+  const LabelVolume gpu = probabilities_to_labels(p, classes, coarse, fine, Backend::Cuda);
+  std::size_t differ = 0;  // same float math; only fused multiply-adds may split a near tie
+  for (std::size_t n = 0; n < cpu.voxels.size(); ++n) differ += cpu.voxels[n] != gpu.voxels[n];
+  EXPECT_LE(differ, cpu.voxels.size() / 10000);
+}
+
 }  // namespace
 }  // namespace nc::kernels

@@ -5,6 +5,8 @@
 #include <itkLinearInterpolateImageFunction.h>
 #include <itkNearestNeighborInterpolateImageFunction.h>
 #include <itkResampleImageFilter.h>
+#include <algorithm>
+#include <cmath>
 
 #include "tests/support/itk_convert.hpp"
 
@@ -88,6 +90,48 @@ TEST(Resample, ConstantVolumeStaysConstantInsideAndOutsideValueBeyond) {
   }
   EXPECT_GT(inside, 0u);
   EXPECT_GT(outside, 0u);  // the axis-aligned box of an oblique grid has empty corners
+}
+
+// Class probabilities on a coarse grid, smooth enough that interpolation matters.
+std::vector<float> smooth_probabilities(const Geometry& g, int classes) {
+  std::vector<float> p(std::size_t(classes * g.voxel_count()));
+  for (std::int64_t v = 0; v < g.voxel_count(); ++v) {
+    const double i = double(v % g.size[0]), j = double((v / g.size[0]) % g.size[1]), k = double(v / (g.size[0] * g.size[1]));
+    double sum = 0;
+    std::vector<double> e(static_cast<std::size_t>(classes));
+    for (int c = 0; c < classes; ++c) sum += e[std::size_t(c)] = std::exp(std::sin(0.3 * i * (c + 1) + 0.2 * j - 0.1 * k * c));
+    for (int c = 0; c < classes; ++c) p[std::size_t(c * g.voxel_count() + v)] = float(e[std::size_t(c)] / sum);
+  }
+  return p;
+}
+
+TEST(Resample, ProbabilitiesToLabelsIsTheArgmaxOfEachInterpolatedClass) {
+  // The peer: every class resampled on its own by ITK's linear interpolation, then the argmax.
+  Geometry coarse;
+  coarse.size = {12, 10, 8};
+  coarse.spacing_mm = {2, 2, 2};
+  const Geometry fine = resampled_grid(coarse, 1.0);
+  const int classes = 4;
+  const auto p = smooth_probabilities(coarse, classes);
+  const LabelVolume labels = probabilities_to_labels(p, classes, coarse, fine, Backend::Cpu);
+  std::vector<ImageVolume> per_class;
+  for (int c = 0; c < classes; ++c) {
+    ImageVolume v(coarse);
+    std::copy_n(p.begin() + c * coarse.voxel_count(), coarse.voxel_count(), v.voxels.begin());
+    per_class.push_back(itk_resample<float, itk::LinearInterpolateImageFunction<itk::Image<float, 3>>>(v, fine, 0.0f));
+  }
+  std::size_t checked = 0;
+  for (std::size_t n = 0; n < labels.voxels.size(); ++n) {
+    std::vector<float> values;
+    for (const auto& v : per_class) values.push_back(v.voxels[n]);
+    auto sorted = values;
+    std::sort(sorted.rbegin(), sorted.rend());
+    if (sorted[0] - sorted[1] < 1e-5f) continue;  // a near tie: either answer is right
+    ++checked;
+    ASSERT_EQ(labels.voxels[n], std::max_element(values.begin(), values.end()) - values.begin()) << n;
+  }
+  EXPECT_GT(checked, labels.voxels.size() * 9 / 10);
+  EXPECT_THROW(probabilities_to_labels(std::vector<float>(5), classes, coarse, fine, Backend::Cpu), Error);
 }
 
 TEST(Resample, RefusesEmptyInputAndBadSpacing) {

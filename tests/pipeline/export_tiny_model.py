@@ -1,9 +1,11 @@
 """Exports a tiny TorchScript 'segmentation' network with Debian's torch, for the LibTorch tests.
 
-usage: export_tiny_model.py OUT.pt CLASSES [--no-metadata] [--metadata-out SIDE.json]
+usage: export_tiny_model.py OUT.pt CLASSES [--no-metadata] [--metadata-out SIDE.json] [--spatial]
 
 The network is one 1x1x1 Conv3d from 1 channel to CLASSES channels with weight 1 and bias
 equal to the class index, so class c's logit is x + c: the test can check values exactly.
+With --spatial it is a seeded random 3x3x3 convolution instead, whose output depends on the
+neighbourhood (and on where a window's zero padding starts).
 """
 import json
 import sys
@@ -12,8 +14,12 @@ import torch
 
 
 class Tiny(torch.nn.Module):
-    def __init__(self, classes):
+    def __init__(self, classes, spatial):
         super().__init__()
+        if spatial:
+            torch.manual_seed(3)
+            self.conv = torch.nn.Conv3d(1, classes, kernel_size=3, padding=1)
+            return
         self.conv = torch.nn.Conv3d(1, classes, kernel_size=1)
         with torch.no_grad():
             self.conv.weight.fill_(1.0)
@@ -32,7 +38,7 @@ def main(argv):
         "channels": 1,
         "normalisation": "zscore",
     })
-    module = torch.jit.script(Tiny(classes))
+    module = torch.jit.script(Tiny(classes, "--spatial" in argv))
     extra = {} if "--no-metadata" in argv else {"metadata.json": metadata}
     torch.jit.save(module, out, _extra_files=extra)
     if "--metadata-out" in argv:

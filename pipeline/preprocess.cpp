@@ -1,0 +1,88 @@
+#include "pipeline/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "kernels/resample/resample.hpp"
+#include "kernels/skull_strip/skull_strip.hpp"
+
+namespace nc::pipeline {
+namespace {
+
+/// Smallest index box holding every nonzero voxel, as [lo, hi) per axis.
+struct IndexBox {
+  std::array<std::int64_t, 3> lo{}, hi{};
+};
+
+IndexBox mask_bounds(const Volume<std::uint8_t>& mask) {
+  const auto& s = mask.geometry.size;
+  IndexBox box{{s[0], s[1], s[2]}, {0, 0, 0}};
+  for (std::int64_t k = 0; k < s[2]; ++k)
+    for (std::int64_t j = 0; j < s[1]; ++j) {
+      const std::uint8_t* row = &mask.voxels[static_cast<std::size_t>(mask.geometry.linear_index(0, j, k))];
+      std::int64_t first = 0, last = s[0] - 1;
+      while (first < s[0] && row[first] == 0) ++first;
+      if (first == s[0]) continue;
+      while (row[last] == 0) --last;
+      box.lo = {std::min(box.lo[0], first), std::min(box.lo[1], j), std::min(box.lo[2], k)};
+      box.hi = {std::max(box.hi[0], last + 1), std::max(box.hi[1], j + 1), std::max(box.hi[2], k + 1)};
+    }
+  return box;
+}
+
+/// The box grown by `margin` voxels and to an even size; it may reach beyond the grid.
+IndexBox crop_box(const IndexBox& bounds, std::int64_t margin) {
+  IndexBox box;
+  for (int a = 0; a < 3; ++a) {
+    box.lo[a] = bounds.lo[a] - margin;
+    box.hi[a] = bounds.hi[a] + margin;
+    if ((box.hi[a] - box.lo[a]) % 2 != 0) ++box.hi[a];
+  }
+  return box;
+}
+
+/// The sub-grid `box` of `v` (axis-aligned input), `fill` where the box leaves the grid.
+template <typename T>
+Volume<T> crop(const Volume<T>& v, const IndexBox& box, T fill) {
+  Geometry g = v.geometry;
+  g.origin_mm = index_to_physical(v.geometry, {double(box.lo[0]), double(box.lo[1]), double(box.lo[2])});
+  for (int a = 0; a < 3; ++a) g.size[a] = box.hi[a] - box.lo[a];
+  Volume<T> out(g, fill);
+  const auto& s = v.geometry.size;
+  const std::int64_t i0 = std::max<std::int64_t>(box.lo[0], 0), i1 = std::min(box.hi[0], s[0]);
+  for (std::int64_t k = std::max<std::int64_t>(box.lo[2], 0); k < std::min(box.hi[2], s[2]); ++k)
+    for (std::int64_t j = std::max<std::int64_t>(box.lo[1], 0); j < std::min(box.hi[1], s[1]); ++j) {
+      const T* src = &v.voxels[static_cast<std::size_t>(v.geometry.linear_index(i0, j, k))];
+      T* dst = &out.voxels[static_cast<std::size_t>(g.linear_index(i0 - box.lo[0], j - box.lo[1], k - box.lo[2]))];
+      std::copy(src, src + (i1 - i0), dst);
+    }
+  return out;
+}
+
+}  // namespace
+
+PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
+                            kernels::Backend backend) {
+  if (!(params.margin_mm >= 0.0)) throw Error("preprocess: the crop margin must not be negative");
+  const bool ct = modality == jobs::Modality::CT;
+  // Air is -1000 HU on CT; MR background is 0.
+  const kernels::ResampleParams resample{params.spacing_mm, ct ? -1000.0f : 0.0f};
+  const ImageVolume iso = kernels::resample(native, resample, backend);
+
+  const auto method = ct ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
+  kernels::SkullStripResult strip =
+      kernels::skull_strip(iso, method, kernels::SkullStripParams::defaults_for(method), backend);
+
+  const IndexBox box =
+      crop_box(mask_bounds(strip.mask), std::int64_t(std::ceil(params.margin_mm / params.spacing_mm)));
+  PreprocessedScan out;
+  out.brain_mask = crop(strip.mask, box, std::uint8_t{0});
+  out.image = crop(strip.masked, box, 0.0f);
+  out.icv_ml = strip.icv_ml;
+  out.threshold = strip.threshold;
+  if (params.equalize) out.image = kernels::adaptive_equalize(out.image, params.ahe, backend, &out.brain_mask);
+  return out;
+}
+
+}  // namespace nc::pipeline

@@ -1,0 +1,40 @@
+#pragma once
+/// \file
+/// The preprocessing stage of one scan: resample to an isotropic grid (1 mm by default),
+/// skull strip (CT: Hounsfield window; MR: Otsu), crop to the brain and equalize inside the
+/// brain mask. Its output is what the segmentation network sees (before the model's own
+/// resampling and normalisation) and what `neurocohort preprocess` writes for training and QC.
+
+#include <cstdint>
+#include <optional>
+
+#include "core/volume.hpp"
+#include "jobs/manifest.hpp"
+#include "kernels/common/backend.hpp"
+#include "kernels/equalize/equalize.hpp"
+
+namespace nc::pipeline {
+
+struct PreprocessParams {
+  double spacing_mm = 1.0;   ///< isotropic grid of the preprocessed image
+  double margin_mm = 8.0;    ///< kept around the brain mask's bounding box when cropping
+  bool equalize = true;      ///< adaptive histogram equalization inside the brain mask
+  kernels::AheParams ahe{};  ///< ITK's AHE semantics (radius in voxels of the isotropic grid)
+};
+
+struct PreprocessedScan {
+  /// The brain on the isotropic grid, cropped to the mask's bounding box plus the margin (each
+  /// axis an even number of voxels, so a model at twice the spacing tiles it exactly);
+  /// equalized inside the mask, 0 outside.
+  ImageVolume image;
+  Volume<std::uint8_t> brain_mask;  ///< same grid as `image`
+  double icv_ml = 0;                ///< brain mask volume (before cropping; cropping keeps all of it)
+  float threshold = 0;              ///< the skull-strip lower threshold (Otsu's for MR)
+};
+
+/// \throws Error (naming the reason, not the scan: the caller knows it) when the image has no
+///         contrast, no brain component is found, or a parameter is invalid.
+PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
+                            kernels::Backend backend);
+
+}  // namespace nc::pipeline
