@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_check_command(app, action);
   add_model_command(app, action);
   add_preprocess_command(app, action);
+  add_run_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   try {

@@ -6,6 +6,7 @@ find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 # Only the ITK modules neurocohort uses: linking all of ITK would need fftw and much more.
 # nc_itk: image IO, linked by io/. nc_itk_filters: the filters that tests and benchmarks

@@ -1,0 +1,38 @@
+#pragma once
+/// \file
+/// A worker: scans from a transport through a bounded oneTBB pipeline, read → preprocess →
+/// infer → measure → deliver. At most `in_flight` scans are in the pipeline at once, which
+/// bounds memory (about in_flight × the memory of one scan) while reading and preprocessing
+/// of the next scans overlap the inference of the current one. Inference runs one scan at a
+/// time: LibTorch spreads each forward pass over all of its threads already.
+
+#include <array>
+#include <atomic>
+
+#include "cluster/transport.hpp"
+#include "jobs/manifest.hpp"
+#include "pipeline/scan_stages.hpp"
+
+namespace nc::cluster {
+
+struct WorkerOptions {
+  int in_flight = 3;
+  std::string host;
+  int rank = 0;
+  /// Set (e.g. by a signal handler) to stop taking new scans; scans in flight still finish.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+/// Seconds spent per stage, summed over the scans a worker processed.
+struct StageTotals {
+  std::array<double, pipeline::kStageCount> seconds{};
+  std::size_t scans = 0;
+};
+
+/// Processes rows until the transport runs dry or `stop` is set. Never throws for a scan's
+/// failure (that becomes a failed record); throws only when delivering a record fails.
+StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifest,
+                       const pipeline::SegmentationModel& model, const pipeline::RunSettings& settings,
+                       const WorkerOptions& options);
+
+}  // namespace nc::cluster

@@ -1,0 +1,100 @@
+#include "pipeline/scan_stages.hpp"
+
+#include "io/image_io.hpp"
+#include "kernels/resample/resample.hpp"
+
+namespace nc::pipeline {
+namespace {
+
+/// Runs one stage unless the scan already failed; times it and turns its error into the
+/// scan's error, prefixed with the stage's name.
+template <typename Body>
+void run_stage(ScanWork& work, Stage stage, Body&& body) {
+  if (work.error) return;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    body();
+  } catch (const std::exception& e) {
+    work.error = std::string(kStageNames[stage]) + ": " + e.what();
+  }
+  work.seconds[stage] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<int> region_labels(const SegmentationModel& model) {
+  std::vector<int> ids;
+  for (const auto& l : model.metadata().labels) ids.push_back(l.id);
+  return ids;
+}
+
+}  // namespace
+
+const std::vector<std::string>& metric_names() {
+  static const std::vector<std::string> names = {"volume_ml", "dice", "precision", "recall", "hd95_mm",
+                                                 "volume_similarity"};
+  return names;
+}
+
+void read_stage(ScanWork& work) {
+  run_stage(work, kRead, [&] {
+    work.image = io::read_image(work.scan.image);
+    if (!work.scan.labels) return;
+    LabelVolume truth = io::read_label_image(*work.scan.labels);
+    // Expert labels drawn on the scan share its grid; anything else is brought onto it.
+    if (!(truth.geometry == work.image.geometry))
+      truth = kernels::resample_labels_onto(truth, work.image.geometry, kernels::Backend::Cpu);
+    work.truth = std::move(truth);
+  });
+}
+
+void preprocess_stage(ScanWork& work, const RunSettings& settings) {
+  run_stage(work, kPreprocess, [&] {
+    work.preprocessed = preprocess(work.image, work.scan.modality, settings.preprocess, settings.backend);
+    work.icv_ml = work.preprocessed.icv_ml;
+  });
+}
+
+void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
+  run_stage(work, kInfer, [&] {
+    const LabelVolume iso = segment(model, work.preprocessed, settings.window, settings.backend);
+    // Back to the scan's own grid, so the stored map overlays the original image.
+    work.labels = kernels::resample_labels_onto(iso, work.image.geometry, settings.backend);
+    work.preprocessed = {};
+  });
+}
+
+void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
+  run_stage(work, kMeasure, [&] {
+    const std::vector<int> regions = region_labels(model);
+    work.metrics = work.truth ? measure_against_truth(work.labels, *work.truth, regions, settings.backend)
+                              : measure_volumes(work.labels, regions, settings.backend);
+    if (settings.export_nifti) io::write_nifti(work.labels, *settings.export_nifti / (work.scan.scan_id + "_labels.nii.gz"));
+  });
+}
+
+io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank) {
+  io::ScanRecord record;
+  record.row = work.row;
+  record.host = host;
+  record.rank = rank;
+  record.seconds = 0;
+  for (double s : work.seconds) record.seconds += s;
+  if (work.error) {
+    record.error = *work.error;
+    return record;
+  }
+  record.ok = true;
+  record.icv_ml = work.icv_ml;
+  const RegionMetrics& m = work.metrics;
+  record.metrics["volume_ml"] = m.volume_ml;
+  if (!m.dice.empty()) {
+    record.metrics["dice"] = m.dice;
+    record.metrics["precision"] = m.precision;
+    record.metrics["recall"] = m.recall;
+    record.metrics["hd95_mm"] = m.hd95_mm;
+    record.metrics["volume_similarity"] = m.volume_similarity;
+  }
+  record.labels = std::move(work.labels);
+  return record;
+}
+
+}  // namespace nc::pipeline

@@ -1,0 +1,58 @@
+#pragma once
+/// \file
+/// One scan through the stages of `neurocohort run`: read, preprocess, infer, measure. Each
+/// stage takes the scan's ScanWork, does its part and records its time; the first failure is
+/// kept as the scan's error and the later stages pass the scan on untouched, so a bad scan
+/// becomes a `failed` row and never stops the cohort.
+
+#include <array>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "io/cohort_store.hpp"
+#include "jobs/manifest.hpp"
+#include "pipeline/inference.hpp"
+#include "pipeline/measure.hpp"
+#include "pipeline/preprocess.hpp"
+
+namespace nc::pipeline {
+
+enum Stage { kRead, kPreprocess, kInfer, kMeasure, kStageCount };
+inline constexpr std::array<const char*, kStageCount> kStageNames = {"read", "preprocess", "infer", "measure"};
+
+struct RunSettings {
+  PreprocessParams preprocess{};
+  SlidingWindowOptions window{};
+  kernels::Backend backend = kernels::Backend::Cpu;
+  std::optional<std::filesystem::path> export_nifti;  ///< also write <scan_id>_labels.nii.gz here
+};
+
+/// A scan on its way through the pipeline.
+struct ScanWork {
+  std::size_t row = 0;
+  jobs::ScanEntry scan;
+  std::optional<std::string> error;  ///< the first failure, "stage: reason"
+  std::array<double, kStageCount> seconds{};
+
+  ImageVolume image;                 ///< native grid
+  std::optional<LabelVolume> truth;  ///< on the native grid
+  PreprocessedScan preprocessed;    ///< released after inference
+  double icv_ml = 0;
+  LabelVolume labels;                ///< the model's map on the native grid
+  RegionMetrics metrics;
+};
+
+void read_stage(ScanWork& work);
+void preprocess_stage(ScanWork& work, const RunSettings& settings);
+void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings);
+void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings);
+
+/// The record the store keeps for the scan (metrics named as in the HDF5 contract).
+io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank);
+
+/// The metric names a record carries, in store order.
+const std::vector<std::string>& metric_names();
+
+}  // namespace nc::pipeline

@@ -1,0 +1,120 @@
+#include "pipeline/measure.hpp"
+
+#include <gtest/gtest.h>
+#include <itkLabelOverlapMeasuresImageFilter.h>
+#include <itkSignedMaurerDistanceMapImageFilter.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "tests/support/itk_convert.hpp"
+
+namespace nc::pipeline {
+namespace {
+
+using kernels::Backend;
+
+// Three labelled ellipsoid-like balls on an anisotropic grid; `shift` moves and grows them, so a
+// "prediction" overlaps a "truth" partly. Later labels overwrite earlier ones where they meet.
+LabelVolume balls(double shift) {
+  Geometry g;
+  g.size = {48, 40, 30};
+  g.spacing_mm = {0.8, 1.0, 1.5};
+  LabelVolume v(g);
+  const double centres[3][3] = {{14, 16, 20}, {24, 22, 22}, {22, 26, 14}};
+  const double radii[3] = {7, 8, 5};
+  for (std::int64_t k = 0; k < g.size[2]; ++k)
+    for (std::int64_t j = 0; j < g.size[1]; ++j)
+      for (std::int64_t i = 0; i < g.size[0]; ++i)
+        for (int l = 0; l < 3; ++l) {
+          const double x = double(i) * 0.8 - centres[l][0] - shift, y = double(j) - centres[l][1],
+                       z = double(k) * 1.5 - centres[l][2] + 0.5 * shift;
+          if (std::sqrt(x * x + y * y + z * z) <= radii[l] + shift) v.at(i, j, k) = std::uint16_t(l + 1);
+        }
+  return v;
+}
+
+TEST(Measure, OverlapEqualsItkLabelOverlapMeasures) {
+  const LabelVolume predicted = balls(1.5), truth = balls(0.0);
+  const RegionMetrics m = measure_against_truth(predicted, truth, {1, 2, 3}, Backend::Cpu);
+  using Image = itk::Image<std::uint16_t, 3>;
+  auto itk_overlap = itk::LabelOverlapMeasuresImageFilter<Image>::New();
+  itk_overlap->SetSourceImage(test::to_itk(predicted));
+  itk_overlap->SetTargetImage(test::to_itk(truth));
+  itk_overlap->Update();
+  for (std::uint16_t l = 1; l <= 3; ++l) {
+    const std::size_t n = l - 1u;
+    EXPECT_NEAR(m.dice[n], itk_overlap->GetDiceCoefficient(l), 1e-9) << l;
+    EXPECT_NEAR(m.recall[n], itk_overlap->GetTargetOverlap(l), 1e-9) << l;
+    EXPECT_NEAR(m.precision[n], 1.0 - itk_overlap->GetFalsePositiveError(l), 1e-9) << l;
+    // ITK's volume similarity is signed, 2(S − T)/(S + T); ours is 1 − |S − T|/(S + T).
+    EXPECT_NEAR(m.volume_similarity[n], 1.0 - std::abs(itk_overlap->GetVolumeSimilarity(l)) / 2.0, 1e-9) << l;
+    EXPECT_LT(m.dice[n], 1.0);
+  }
+}
+
+TEST(Measure, VolumesAreVoxelCountsTimesVoxelVolume) {
+  const LabelVolume labels = balls(0.0);
+  const RegionMetrics m = measure_volumes(labels, {1, 2, 3}, Backend::Cpu);
+  for (std::uint16_t l = 1; l <= 3; ++l) {
+    const auto count = std::count(labels.voxels.begin(), labels.voxels.end(), l);
+    EXPECT_DOUBLE_EQ(m.volume_ml[l - 1u], double(count) * 0.8 * 1.0 * 1.5 / 1000.0);
+  }
+}
+
+// The reference HD95: |signed Maurer distance| to one region, read at the other's surface voxels.
+std::vector<double> directed_reference(const LabelVolume& from, const LabelVolume& to, std::uint16_t label) {
+  using Mask = itk::Image<std::uint8_t, 3>;
+  Volume<std::uint8_t> binary(to.geometry);
+  for (std::size_t v = 0; v < binary.voxels.size(); ++v) binary.voxels[v] = to.voxels[v] == label;
+  auto maurer = itk::SignedMaurerDistanceMapImageFilter<Mask, itk::Image<float, 3>>::New();
+  maurer->SetInput(test::to_itk(binary));
+  maurer->SetUseImageSpacing(true);
+  maurer->SetSquaredDistance(false);
+  maurer->Update();
+  const ImageVolume distance = test::from_itk<float>(*maurer->GetOutput());
+  std::vector<double> out;
+  const auto& s = from.geometry.size;
+  const auto is = [&](std::int64_t i, std::int64_t j, std::int64_t k) { return from.at(i, j, k) == label; };
+  for (std::int64_t k = 1; k + 1 < s[2]; ++k)
+    for (std::int64_t j = 1; j + 1 < s[1]; ++j)
+      for (std::int64_t i = 1; i + 1 < s[0]; ++i)
+        if (is(i, j, k) && !(is(i - 1, j, k) && is(i + 1, j, k) && is(i, j - 1, k) && is(i, j + 1, k) &&
+                             is(i, j, k - 1) && is(i, j, k + 1)))
+          out.push_back(std::abs(double(distance.at(i, j, k))));
+  return out;
+}
+
+double percentile95(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const double pos = 0.95 * double(v.size() - 1);
+  const std::size_t lo = std::size_t(pos);
+  return lo + 1 < v.size() ? v[lo] + (v[lo + 1] - v[lo]) * (pos - double(lo)) : v.back();
+}
+
+TEST(Measure, Hd95WithinOneVoxelOfItkDistanceMapReference) {
+  const LabelVolume predicted = balls(2.5), truth = balls(0.0);
+  const RegionMetrics m = measure_against_truth(predicted, truth, {1, 2, 3}, Backend::Cpu);
+  for (std::uint16_t l = 1; l <= 3; ++l) {
+    const double reference = std::max(percentile95(directed_reference(predicted, truth, l)),
+                                      percentile95(directed_reference(truth, predicted, l)));
+    EXPECT_GT(reference, 1.0) << l;                    // the maps really differ
+    EXPECT_NEAR(m.hd95_mm[l - 1u], reference, 1.5) << l;  // one voxel: the largest spacing
+  }
+}
+
+TEST(Measure, MissingRegionsGiveNaNNotNumbers) {
+  const LabelVolume truth = balls(0.0);
+  LabelVolume predicted = truth;
+  std::replace(predicted.voxels.begin(), predicted.voxels.end(), std::uint16_t{3}, std::uint16_t{0});
+  const RegionMetrics m = measure_against_truth(predicted, truth, {1, 2, 3, 4}, Backend::Cpu);
+  EXPECT_DOUBLE_EQ(m.dice[0], 1.0);
+  EXPECT_DOUBLE_EQ(m.hd95_mm[0], 0.0);
+  EXPECT_DOUBLE_EQ(m.dice[2], 0.0);       // only the truth has label 3
+  EXPECT_TRUE(std::isnan(m.precision[2]));
+  EXPECT_TRUE(std::isnan(m.hd95_mm[2]));
+  EXPECT_TRUE(std::isnan(m.dice[3]));     // neither has label 4
+}
+
+}  // namespace
+}  // namespace nc::pipeline
