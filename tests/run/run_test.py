@@ -1,0 +1,161 @@
+"""Integration tests of `neurocohort run` with the real binary, a real TorchScript model
+(trained for two iterations by models/train.py in a ctest fixture) and h5py reading the store.
+
+usage: run_test.py BINARY SYNTH_DIR MODEL WORK_DIR SCENARIO
+scenarios: end_to_end, resume_after_sigkill, sigint_then_resume
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import h5py
+import nibabel
+import numpy as np
+
+BINARY, SYNTH, MODEL, WORK, SCENARIO = sys.argv[1:6]
+
+
+def write_manifest(path, rows):
+    with open(path, "w") as f:
+        f.write("scan_id\timage\tmodality\tage\tsex\tlabels\n")
+        for r in rows:
+            f.write("\t".join(r) + "\n")
+
+
+def link_images(folder):
+    """The fixture's images, linked into `folder` so manifests there may name them."""
+    for sub in ("images", "labels"):
+        target = os.path.join(folder, sub)
+        if not os.path.exists(target):
+            os.symlink(os.path.join(SYNTH, sub), target)
+
+
+def mr_cohort(folder, n):
+    """n rows of the fixture's MR scan under distinct ids: equal work, equal results."""
+    os.makedirs(folder, exist_ok=True)
+    link_images(folder)
+    manifest = os.path.join(folder, "manifest.tsv")
+    write_manifest(manifest, [(f"mr-{i}", "images/sub-0002.nii.gz", "MR", str(3 + i), "F", "labels/sub-0002.nii.gz")
+                              for i in range(n)])
+    return manifest
+
+
+def run(manifest, out, *extra, check=None):
+    r = subprocess.run([BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1", *extra],
+                       capture_output=True, text=True)
+    if check is not None:
+        assert r.returncode == check, f"exit {r.returncode}, expected {check}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def text(dataset):
+    return [v.decode() if isinstance(v, bytes) else v for v in dataset[:]]
+
+
+def start_then_signal(manifest, out, sig, after_done):
+    """Starts a run and sends `sig` once `after_done` scans are reported done."""
+    p = subprocess.Popen([BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    for line in p.stdout:
+        log.append(line)
+        if f"run: {after_done}/" in line:
+            p.send_signal(sig)
+            break
+    rest = p.stdout.read()
+    p.wait()
+    return p.returncode, "".join(log) + rest
+
+
+def assert_same_results(a, b):
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        assert text(fa["scans/status"]) == text(fb["scans/status"])
+        assert text(fa["scans/scan_id"]) == text(fb["scans/scan_id"])
+        for metric in ("volume_ml", "dice", "hd95_mm"):
+            np.testing.assert_array_equal(fa["metrics/" + metric][:], fb["metrics/" + metric][:])
+        assert sorted(fa["labels"].keys()) == sorted(fb["labels"].keys())
+        for scan in fa["labels"]:
+            np.testing.assert_array_equal(fa["labels/" + scan][:], fb["labels/" + scan][:])
+
+
+def end_to_end():
+    folder = os.path.join(WORK, "end_to_end")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    link_images(folder)
+    with open(os.path.join(folder, "broken.nii.gz"), "wb") as f:
+        f.write(open(os.path.join(SYNTH, "images", "sub-0002.nii.gz"), "rb").read()[:100000])
+    manifest = os.path.join(folder, "manifest.tsv")
+    write_manifest(manifest, [
+        ("ct", "images/sub-0001.nii.gz", "CT", "3.0", "F", "labels/sub-0001.nii.gz"),
+        ("broken", "broken.nii.gz", "MR", "4.0", "M", ""),
+        ("mr", "images/sub-0002.nii.gz", "MR", "10.9", "F", "labels/sub-0002.nii.gz"),
+    ])
+    out = os.path.join(folder, "results.h5")
+    exported = os.path.join(folder, "nifti")
+    r = run(manifest, out, "--export-nifti", exported, check=1)  # one scan failed
+    assert "broken failed: read:" in r.stdout + r.stderr, r.stdout + r.stderr
+    with h5py.File(out) as f:
+        assert text(f["scans/status"]) == ["ok", "failed", "ok"]
+        assert "broken.nii.gz" in text(f["scans/error"])[1]
+        assert list(text(f["regions/name"]))[:2] == ["frontal_L", "frontal_R"]
+        volumes, dice = f["metrics/volume_ml"][:], f["metrics/dice"][:]
+        assert np.isnan(volumes[1]).all() and np.isfinite(volumes[[0, 2]]).all()
+        assert ((dice[[0, 2]] >= 0) & (dice[[0, 2]] <= 1)).all()
+        labels_ids = f["regions/label"][:]
+        for row, scan in ((0, "ct"), (2, "mr")):
+            labels = f["labels/" + scan][:]
+            image = nibabel.load(os.path.join(SYNTH, "images", f"sub-000{1 if scan == 'ct' else 2}.nii.gz"))
+            # Stored on the scan's native grid, [k][j][i] as neurocohort lays volumes out.
+            assert labels.shape == image.shape[::-1], (labels.shape, image.shape)
+            voxel_ml = float(np.prod(image.header.get_zooms()[:3])) / 1000.0
+            counts = np.array([(labels == l).sum() for l in labels_ids]) * voxel_ml
+            np.testing.assert_allclose(volumes[row], counts, rtol=1e-4)
+            exported_map = np.asarray(nibabel.load(os.path.join(exported, scan + "_labels.nii.gz")).dataobj)
+            np.testing.assert_array_equal(exported_map.transpose(2, 1, 0), labels)
+        assert f["scans/icv_ml"][0] > 500
+        assert f.attrs["model_sha256"] and f.attrs["end_time"]
+    # A second run into the same file is refused without --resume or --overwrite.
+    r = run(manifest, out, check=2)
+    assert "--resume" in r.stderr, r.stderr
+
+
+def resume_after_sigkill():
+    folder = os.path.join(WORK, "kill")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 6)
+    clean = os.path.join(folder, "clean.h5")
+    run(manifest, clean, check=0)
+    killed = os.path.join(folder, "killed.h5")
+    code, log = start_then_signal(manifest, killed, signal.SIGKILL, 2)
+    assert code == -signal.SIGKILL, (code, log)
+    with h5py.File(killed) as f:
+        statuses = text(f["scans/status"])
+    assert 2 <= statuses.count("ok") < 6, statuses
+    r = run(manifest, killed, "--resume", check=0)
+    assert f"{6 - statuses.count('ok')} to do" in r.stdout, r.stdout
+    assert_same_results(clean, killed)
+
+
+def sigint_then_resume():
+    folder = os.path.join(WORK, "sigint")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 6)
+    out = os.path.join(folder, "results.h5")
+    code, log = start_then_signal(manifest, out, signal.SIGINT, 1)
+    assert code == 128 + signal.SIGINT, (code, log)
+    assert "Continue with --resume" in log, log
+    with h5py.File(out) as f:
+        statuses = text(f["scans/status"])
+    assert "pending" in statuses and "ok" in statuses and "failed" not in statuses, statuses
+    run(manifest, out, "--resume", check=0)
+    with h5py.File(out) as f:
+        assert text(f["scans/status"]) == ["ok"] * 6
+
+
+if __name__ == "__main__":
+    {"end_to_end": end_to_end, "resume_after_sigkill": resume_after_sigkill,
+     "sigint_then_resume": sigint_then_resume}[SCENARIO]()
+    print(SCENARIO, "passed")
