@@ -31,6 +31,7 @@ struct RunCliOptions {
   std::string device = "auto";
   int threads = 0;
   int in_flight = 3;
+  int batch = 2;
   bool resume = false;
   bool overwrite = false;
   std::optional<fs::path> export_nifti;
@@ -128,6 +129,7 @@ int run_cohort(const RunCliOptions& options) {
   const jobs::Manifest manifest = jobs::load_manifest(options.manifest);
   pipeline::RunSettings settings;
   settings.backend = kernels::choose_backend(options.device);
+  settings.window.batch = options.batch;
   std::optional<tbb::global_control> threads;
   if (options.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, options.threads);
   pipeline::set_inference_threads(options.threads);
@@ -185,6 +187,9 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--device", options->device, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--in-flight", options->in_flight, "Scans in the pipeline at once (bounds memory)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--batch", options->batch, "Sliding windows per forward pass")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_flag("--resume", options->resume, "Continue an interrupted run: skip scans already done");
