@@ -9,11 +9,14 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <thread>
 
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
 #include "cli/version.hpp"
+#include "cluster/mpi_transport.hpp"
 #include "cluster/transport.hpp"
 #include "cluster/worker.hpp"
 #include "io/file_hash.hpp"
@@ -34,6 +37,8 @@ struct RunCliOptions {
   int batch = 2;
   bool resume = false;
   bool overwrite = false;
+  bool largest_first = false;
+  bool coordinator_works = false;
   std::optional<fs::path> export_nifti;
   std::size_t progress_every = 10;
   double progress_seconds = 60;
@@ -125,44 +130,95 @@ void log_stage_times(const cluster::StageTotals& totals) {
   spdlog::info("run: seconds per scan by stage: {} ({} scans)", text, totals.scans);
 }
 
-int run_cohort(const RunCliOptions& options) {
-  const jobs::Manifest manifest = jobs::load_manifest(options.manifest);
+/// Rows in the order they are handed out: manifest order, or largest image file first so that
+/// the slowest scans do not end up alone at the end of a distributed run.
+std::vector<std::size_t> order_rows(std::vector<std::size_t> rows, const jobs::Manifest& manifest, bool largest_first) {
+  if (!largest_first) return rows;
+  std::vector<std::uintmax_t> bytes(manifest.scans.size());
+  for (std::size_t r : rows) {
+    std::error_code ec;
+    bytes[r] = fs::file_size(manifest.scans[r].image, ec);
+  }
+  std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) { return bytes[a] > bytes[b]; });
+  return rows;
+}
+
+struct Prepared {
+  jobs::Manifest manifest;
   pipeline::RunSettings settings;
-  settings.backend = kernels::choose_backend(options.device);
-  settings.window.batch = options.batch;
-  std::optional<tbb::global_control> threads;
-  if (options.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, options.threads);
+  std::optional<pipeline::SegmentationModel> model;
+};
+
+/// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
+Prepared prepare(const RunCliOptions& options, int local_rank) {
+  Prepared p{jobs::load_manifest(options.manifest), {}, std::nullopt};
+  p.settings.backend = kernels::choose_backend(options.device);
+  if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
+  p.settings.window.batch = options.batch;
   pipeline::set_inference_threads(options.threads);
   // The model is checked before any scan: a bad model fails the run at once.
-  const auto model = pipeline::SegmentationModel::load(
+  p.model.emplace(pipeline::SegmentationModel::load(
       options.model, options.model_metadata,
-      settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu);
+      p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu));
   if (options.export_nifti) {
     fs::create_directories(*options.export_nifti);
-    settings.export_nifti = options.export_nifti;
+    p.settings.export_nifti = options.export_nifti;
   }
-  io::CohortStore store = open_or_create_store(options, manifest, model);
-  const std::vector<std::size_t> rows = rows_to_do(store);
-  spdlog::info("run: {} scans, {} to do ({} done before), model {}, {}", manifest.scans.size(), rows.size(),
-               manifest.scans.size() - rows.size(), options.model.filename().string(),
-               settings.backend == kernels::Backend::Cuda ? "GPU" : "CPU");
+  return p;
+}
+
+int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSession* mpi) {
+  std::optional<io::CohortStore> store;
+  try {
+    store.emplace(open_or_create_store(options, p.manifest, *p.model));
+  } catch (...) {
+#if NEUROCOHORT_MPI
+    if (mpi) mpi->broadcast_ready(false);
+#endif
+    throw;
+  }
+#if NEUROCOHORT_MPI
+  if (mpi) mpi->broadcast_ready(true);
+#endif
+  const std::vector<std::size_t> rows = order_rows(rows_to_do(*store), p.manifest, options.largest_first);
+  spdlog::info("run: {} scans, {} to do ({} done before), model {}, {}{}", p.manifest.scans.size(), rows.size(),
+               p.manifest.scans.size() - rows.size(), options.model.filename().string(),
+               p.settings.backend == kernels::Backend::Cuda ? "GPU" : "CPU",
+               mpi ? fmt::format(", {} MPI ranks", mpi->size()) : "");
 
   const auto& stop = install_stop_handlers();
   Progress progress("run", rows.size(), options.progress_every, options.progress_seconds);
-  cluster::LocalTransport transport(rows, [&](io::ScanRecord record) {
-    if (!record.ok) spdlog::error("run: {} failed: {}", manifest.scans[record.row].scan_id, record.error);
-    const bool failed = !record.ok;
-    store.write(record);
-    progress.scan_done(failed);
-  });
-  const auto totals =
-      cluster::run_worker(transport, manifest, model, settings,
-                          {.in_flight = options.in_flight, .host = host_name(), .rank = 0, .stop = &stop});
+  cluster::WorkQueue queue(
+      rows,
+      [&](io::ScanRecord record) {
+        if (!record.ok) spdlog::error("run: {} failed: {}", p.manifest.scans[record.row].scan_id, record.error);
+        const bool failed = !record.ok;
+        store->write(record);
+        progress.scan_done(failed);
+      },
+      &stop);
+  const cluster::WorkerOptions worker{.in_flight = options.in_flight, .host = host_name(), .rank = 0};
+  cluster::StageTotals totals;
+  if (!mpi) {
+    cluster::LocalTransport transport(queue);
+    totals = cluster::run_worker(transport, p.manifest, *p.model, p.settings, worker);
+  } else {
+#if NEUROCOHORT_MPI
+    std::thread local;
+    if (options.coordinator_works)
+      local = std::thread([&] {
+        cluster::LocalTransport transport(queue);
+        totals = cluster::run_worker(transport, p.manifest, *p.model, p.settings, worker);
+      });
+    cluster::serve_workers(*mpi, queue);
+    if (local.joinable()) local.join();
+#endif
+  }
   progress.finish();
-  store.set_attribute("end_time", now_iso8601());
+  store->set_attribute("end_time", now_iso8601());
   log_stage_times(totals);
 
-  const auto statuses = store.statuses();
+  const auto statuses = store->statuses();
   const auto count = [&](const char* s) { return std::count(statuses.begin(), statuses.end(), s); };
   spdlog::info("run: {} ok, {} failed, {} pending in {}", count("ok"), count("failed"), count("pending"),
                options.out.string());
@@ -172,6 +228,38 @@ int run_cohort(const RunCliOptions& options) {
     return 128 + stop_signal();
   }
   return count("failed") ? kExitScansFailed : kExitOk;
+}
+
+#if NEUROCOHORT_MPI
+/// A worker rank: scans from rank 0, records back to it. Its stop signal is the coordinator's
+/// (mpirun forwards SIGINT and SIGTERM to every rank): rank 0 stops handing out rows.
+int work(const RunCliOptions& options, Prepared& p, const cluster::MpiSession& mpi) {
+  (void)install_stop_handlers();
+  if (!mpi.broadcast_ready(false)) return kExitUsage;  // rank 0 reports why
+  cluster::MpiWorkerTransport transport(mpi);
+  const auto totals = cluster::run_worker(transport, p.manifest, *p.model, p.settings,
+                                          {.in_flight = options.in_flight, .host = host_name(), .rank = mpi.rank()});
+  spdlog::info("run: rank {} processed {} scans", mpi.rank(), totals.scans);
+  return kExitOk;
+}
+#endif
+
+int run_cohort(const RunCliOptions& options) {
+#if NEUROCOHORT_MPI
+  const auto mpi = cluster::MpiSession::start_if_launched();
+  if (mpi && mpi->size() > 1) {
+    try {
+      Prepared p = prepare(options, mpi->local_rank());
+      return mpi->rank() == 0 ? coordinate(options, p, mpi.get()) : work(options, p, *mpi);
+    } catch (const Error& e) {
+      // One failing rank must not leave the others waiting for it.
+      std::cerr << "neurocohort: error: " << e.what() << " (rank " << mpi->rank() << ")\n";
+      mpi->abort(kExitUsage);
+    }
+  }
+#endif
+  Prepared p = prepare(options, 0);
+  return coordinate(options, p, nullptr);
 }
 
 }  // namespace
@@ -194,6 +282,9 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--resume", options->resume, "Continue an interrupted run: skip scans already done");
   cmd->add_flag("--overwrite", options->overwrite, "Replace an existing results file");
+  cmd->add_flag("--largest-first", options->largest_first, "Hand out the largest image files first");
+  cmd->add_flag("--coordinator-works", options->coordinator_works,
+                "Under MPI: rank 0 also processes scans (by default it only coordinates)");
   cmd->add_option("--export-nifti", options->export_nifti, "Also write each label map as NIfTI into this folder");
   cmd->add_option("--progress-every", options->progress_every, "Without a terminal: log progress every N scans")
       ->capture_default_str();

@@ -2,9 +2,10 @@
 /// \file
 /// The coordinator/worker split of `neurocohort run` (ARCHITECTURE.md): the coordinator owns
 /// the cohort store and hands out scan rows; workers ask for rows, read the scans themselves
-/// from the shared filesystem, and send back records. A worker sees only this interface, so the
-/// one-process run and the MPI run share every stage; they differ in the transport.
+/// from the shared filesystem, and send back records. A worker sees only WorkerTransport, so
+/// the one-process run and the MPI run share every stage; they differ in the transport.
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -23,28 +24,43 @@ class WorkerTransport {
   virtual void deliver(io::ScanRecord record) = 0;
 };
 
-/// The in-process transport: rows from a list, records to the coordinator's callback.
-class LocalTransport final : public WorkerTransport {
+/// The coordinator's side, whatever the transport: the rows still to hand out, and what to
+/// do with each finished record (write it to the store). Thread-safe; records are handled
+/// one at a time. After `stop` is set no further rows are handed out.
+class WorkQueue {
  public:
-  LocalTransport(std::vector<std::size_t> rows, std::function<void(io::ScanRecord)> on_record)
-      : rows_(std::move(rows)), on_record_(std::move(on_record)) {}
+  WorkQueue(std::vector<std::size_t> rows, std::function<void(io::ScanRecord)> on_record,
+            const std::atomic<bool>* stop = nullptr)
+      : rows_(std::move(rows)), on_record_(std::move(on_record)), stop_(stop) {}
 
-  std::optional<std::size_t> next_row() override {
+  std::optional<std::size_t> next() {
     const std::lock_guard lock(mutex_);
-    if (next_ == rows_.size()) return std::nullopt;
+    if (next_ == rows_.size() || (stop_ && stop_->load())) return std::nullopt;
     return rows_[next_++];
   }
 
-  void deliver(io::ScanRecord record) override {
-    const std::lock_guard lock(mutex_);
+  void complete(io::ScanRecord record) {
+    const std::lock_guard lock(record_mutex_);
     on_record_(std::move(record));
   }
 
  private:
-  std::mutex mutex_;
+  std::mutex mutex_, record_mutex_;
   std::vector<std::size_t> rows_;
   std::size_t next_ = 0;
   std::function<void(io::ScanRecord)> on_record_;
+  const std::atomic<bool>* stop_;
+};
+
+/// The in-process transport: a worker in the coordinator's own process.
+class LocalTransport final : public WorkerTransport {
+ public:
+  explicit LocalTransport(WorkQueue& queue) : queue_(queue) {}
+  std::optional<std::size_t> next_row() override { return queue_.next(); }
+  void deliver(io::ScanRecord record) override { queue_.complete(std::move(record)); }
+
+ private:
+  WorkQueue& queue_;
 };
 
 }  // namespace nc::cluster

@@ -13,10 +13,6 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
   using Work = ScanWork*;
   StageTotals totals;
   const auto take = [&](tbb::flow_control& fc) -> Work {
-    if (options.stop && options.stop->load()) {
-      fc.stop();
-      return nullptr;
-    }
     const auto row = transport.next_row();
     if (!row) {
       fc.stop();

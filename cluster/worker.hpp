@@ -19,8 +19,6 @@ struct WorkerOptions {
   int in_flight = 3;
   std::string host;
   int rank = 0;
-  /// Set (e.g. by a signal handler) to stop taking new scans; scans in flight still finish.
-  const std::atomic<bool>* stop = nullptr;
 };
 
 /// Seconds spent per stage, summed over the scans a worker processed.
@@ -29,8 +27,9 @@ struct StageTotals {
   std::size_t scans = 0;
 };
 
-/// Processes rows until the transport runs dry or `stop` is set. Never throws for a scan's
-/// failure (that becomes a failed record); throws only when delivering a record fails.
+/// Processes rows until the transport has no more (a stopped coordinator hands out none;
+/// scans in flight finish). Never throws for a scan's failure (that becomes a failed
+/// record); throws only when delivering a record fails.
 StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifest,
                        const pipeline::SegmentationModel& model, const pipeline::RunSettings& settings,
                        const WorkerOptions& options);

@@ -7,6 +7,9 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+if(NEUROCOHORT_MPI)
+  find_package(MPI REQUIRED COMPONENTS C)
+endif()
 
 # Only the ITK modules neurocohort uses: linking all of ITK would need fftw and much more.
 # nc_itk: image IO, linked by io/. nc_itk_filters: the filters that tests and benchmarks

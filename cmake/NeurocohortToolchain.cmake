@@ -19,6 +19,7 @@ if(CMAKE_CUDA_COMPILER)
   set(_nc_cuda_default ON)
 endif()
 option(NEUROCOHORT_CUDA "Build the CUDA kernels" ${_nc_cuda_default})
+option(NEUROCOHORT_MPI "Build the MPI transport (run under mpirun or srun)" ON)
 if(NEUROCOHORT_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES 80 90)   # A100 and H100

@@ -23,6 +23,10 @@ bool cuda_device_available() noexcept;
 /// Throws CudaError unless cuda_device_available(), naming what asked for it.
 void require_cuda(const std::string& what);
 
+/// Binds this process to GPU `local_rank mod device count` (ranks of one node spread over its
+/// GPUs); returns the device index, or -1 without a device (then nothing changes).
+int bind_cuda_device(int local_rank);
+
 /// The backend a `--device` choice names: "cpu", "cuda" (required: throws CudaError without a
 /// device), or "auto" (CUDA when a device is present, else the CPU).
 /// \throws UsageError on any other name.

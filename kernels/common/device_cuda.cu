@@ -15,4 +15,13 @@ void require_cuda(const std::string& what) {
   if (!cuda_device_available()) throw CudaError(what + ": no CUDA device is available");
 }
 
+int bind_cuda_device(int local_rank) {
+  if (!cuda_device_available()) return -1;
+  int count = 0;
+  NC_CUDA_CHECK(cudaGetDeviceCount(&count));
+  const int device = local_rank % count;
+  NC_CUDA_CHECK(cudaSetDevice(device));
+  return device;
+}
+
 }  // namespace nc::kernels

@@ -9,4 +9,6 @@ void require_cuda(const std::string& what) {
   throw CudaError(what + ": neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)");
 }
 
+int bind_cuda_device(int) { return -1; }
+
 }  // namespace nc::kernels

@@ -1,0 +1,114 @@
+#include "cluster/mpi_transport.hpp"
+
+#include <mpi.h>
+
+#include <climits>
+#include <cstdlib>
+#include <mutex>
+
+#include "cluster/record_codec.hpp"
+#include "core/error.hpp"
+
+namespace nc::cluster {
+namespace {
+
+constexpr int kCoordinator = 0;
+enum Tag : int { kRequest = 1, kAssign = 2, kResult = 3 };
+constexpr std::int64_t kNoMoreWork = -1;
+
+bool launched_by_mpi() {
+  // Open MPI's mpirun, and PMIx/PMI launchers (srun) set one of these.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+void check(int code, const char* what) {
+  if (code != MPI_SUCCESS) throw Error(std::string("MPI: ") + what + " failed");
+}
+
+}  // namespace
+
+std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
+  if (!launched_by_mpi()) return nullptr;
+  int provided = 0;
+  check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+  std::unique_ptr<MpiSession> session(new MpiSession());
+  MPI_Comm_rank(MPI_COMM_WORLD, &session->rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &session->size_);
+  if (provided < MPI_THREAD_SERIALIZED) session->abort(2);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session->rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &session->local_rank_);
+  MPI_Comm_size(node, &session->local_size_);
+  MPI_Comm_free(&node);
+  return session;
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+bool MpiSession::broadcast_ready(bool ready) const {
+  int flag = ready ? 1 : 0;
+  MPI_Bcast(&flag, 1, MPI_INT, kCoordinator, MPI_COMM_WORLD);
+  return flag == 1;
+}
+
+void MpiSession::abort(int code) const {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::abort();
+}
+
+void serve_workers(const MpiSession& session, WorkQueue& queue) {
+  int active = session.size() - 1;  // workers not yet told that the work is done
+  std::int64_t outstanding = 0;     // rows assigned whose records have not arrived
+  std::vector<char> buffer;
+  while (active > 0 || outstanding > 0) {
+    MPI_Status status;
+    check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &status), "MPI_Probe");
+    if (status.MPI_TAG == kRequest) {
+      int ignored = 0;
+      MPI_Recv(&ignored, 1, MPI_INT, status.MPI_SOURCE, kRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      const auto row = queue.next();
+      const std::int64_t answer = row ? std::int64_t(*row) : kNoMoreWork;
+      check(MPI_Send(&answer, 1, MPI_INT64_T, status.MPI_SOURCE, kAssign, MPI_COMM_WORLD), "MPI_Send");
+      if (row) ++outstanding;
+      else --active;
+    } else if (status.MPI_TAG == kResult) {
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_BYTE, &bytes);
+      buffer.resize(std::size_t(bytes));
+      check(MPI_Recv(buffer.data(), bytes, MPI_BYTE, status.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            "MPI_Recv");
+      queue.complete(decode_record(buffer));
+      --outstanding;
+    } else {
+      throw Error("MPI: unexpected message tag " + std::to_string(status.MPI_TAG));
+    }
+  }
+}
+
+struct MpiWorkerTransport::Impl {
+  std::mutex mutex;  // MPI_THREAD_SERIALIZED: one pipeline thread in MPI at a time
+};
+
+MpiWorkerTransport::MpiWorkerTransport(const MpiSession&) : impl_(std::make_unique<Impl>()) {}
+MpiWorkerTransport::~MpiWorkerTransport() = default;
+
+std::optional<std::size_t> MpiWorkerTransport::next_row() {
+  const std::lock_guard lock(impl_->mutex);
+  const int request = 0;
+  check(MPI_Send(&request, 1, MPI_INT, kCoordinator, kRequest, MPI_COMM_WORLD), "MPI_Send");
+  std::int64_t row = kNoMoreWork;
+  check(MPI_Recv(&row, 1, MPI_INT64_T, kCoordinator, kAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  if (row == kNoMoreWork) return std::nullopt;
+  return std::size_t(row);
+}
+
+void MpiWorkerTransport::deliver(io::ScanRecord record) {
+  const std::vector<char> bytes = encode_record(record);
+  if (bytes.size() > std::size_t(INT_MAX)) throw Error("MPI: a record of over 2 GiB cannot be sent");
+  const std::lock_guard lock(impl_->mutex);
+  check(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, kCoordinator, kResult, MPI_COMM_WORLD), "MPI_Send");
+}
+
+}  // namespace nc::cluster
