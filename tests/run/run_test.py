@@ -2,13 +2,16 @@
 (trained for two iterations by models/train.py in a ctest fixture) and h5py reading the store.
 
 usage: run_test.py BINARY SYNTH_DIR MODEL WORK_DIR SCENARIO
-scenarios: end_to_end, resume_after_sigkill, sigint_then_resume
+scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
+           mpi_equals_single, mpi_balances_uneven_costs, mpi_rank_killed_then_resume
+The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import nibabel
@@ -42,8 +45,11 @@ def mr_cohort(folder, n):
     return manifest
 
 
-def run(manifest, out, *extra, check=None):
-    r = subprocess.run([BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1", *extra],
+MPIRUN = ["mpirun", "-np", "3", "--oversubscribe"]
+
+
+def run(manifest, out, *extra, check=None, launcher=()):
+    r = subprocess.run([*launcher, BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1", *extra],
                        capture_output=True, text=True)
     if check is not None:
         assert r.returncode == check, f"exit {r.returncode}, expected {check}\n{r.stdout}\n{r.stderr}"
@@ -54,18 +60,37 @@ def text(dataset):
     return [v.decode() if isinstance(v, bytes) else v for v in dataset[:]]
 
 
-def start_then_signal(manifest, out, sig, after_done):
-    """Starts a run and sends `sig` once `after_done` scans are reported done."""
-    p = subprocess.Popen([BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1"],
+def rank_pid(launcher_pid, rank):
+    """The process of MPI rank `rank` among the launcher's children (Open MPI's environment)."""
+    for pid in subprocess.run(["pgrep", "-P", str(launcher_pid)], capture_output=True, text=True).stdout.split():
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            if f"OMPI_COMM_WORLD_RANK={rank}".encode() in f.read().split(b"\0"):
+                return int(pid)
+    raise AssertionError(f"no process of rank {rank} under {launcher_pid}")
+
+
+def start_then_signal(manifest, out, sig, after_done, launcher=(), rank=None):
+    """Starts a run and sends `sig` once `after_done` scans are reported done: to the run, or
+    under MPI to the process of one rank."""
+    p = subprocess.Popen([*launcher, BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = []
+    log, ranks = [], []
     for line in p.stdout:
         log.append(line)
         if f"run: {after_done}/" in line:
-            p.send_signal(sig)
+            if rank is None:
+                os.kill(p.pid, sig)
+            else:
+                ranks = [rank_pid(p.pid, r) for r in range(3)]
+                os.kill(ranks[rank], sig)
             break
     rest = p.stdout.read()
     p.wait()
+    for pid in ranks:  # the launcher may return before every rank is gone (and its file lock with it)
+        for _ in range(600):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.1)
     return p.returncode, "".join(log) + rest
 
 
@@ -155,7 +180,60 @@ def sigint_then_resume():
         assert text(f["scans/status"]) == ["ok"] * 6
 
 
+def mpi_equals_single():
+    folder = os.path.join(WORK, "mpi_equal")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 5)
+    single, distributed = os.path.join(folder, "np1.h5"), os.path.join(folder, "np3.h5")
+    run(manifest, single, check=0)
+    run(manifest, distributed, "--threads", "1", check=0, launcher=MPIRUN)
+    assert_same_results(single, distributed)
+    with h5py.File(distributed) as f:
+        assert set(f["scans/rank"][:]) == {1, 2}, f["scans/rank"][:]  # rank 0 only coordinates
+
+
+def mpi_balances_uneven_costs():
+    """Slow CT scans on the even rows, fast MR scans on the odd rows, one scan in flight per
+    worker. A static split by row would give every CT scan to one worker; with work pulled
+    on demand the worker busy with the first CT scan is still busy when the second is handed
+    out, so both workers get CT scans."""
+    folder = os.path.join(WORK, "mpi_uneven")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    link_images(folder)
+    manifest = os.path.join(folder, "manifest.tsv")
+    rows = []
+    for i in range(3):
+        rows.append((f"ct-{i}", "images/sub-0001.nii.gz", "CT", "3", "F", "labels/sub-0001.nii.gz"))
+        rows.append((f"mr-{i}", "images/sub-0002.nii.gz", "MR", "5", "M", "labels/sub-0002.nii.gz"))
+    write_manifest(manifest, rows)
+    out = os.path.join(folder, "results.h5")
+    run(manifest, out, "--threads", "1", "--in-flight", "1", check=0, launcher=MPIRUN)
+    with h5py.File(out) as f:
+        ranks, seconds = list(f["scans/rank"][:]), f["scans/seconds"][:]
+    assert seconds[0::2].min() > seconds[1::2].max(), seconds  # the CT scans are the slow ones
+    assert set(ranks[0::2]) == {1, 2}, ranks
+
+
+def mpi_rank_killed_then_resume():
+    folder = os.path.join(WORK, "mpi_kill")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 6)
+    clean = os.path.join(folder, "clean.h5")
+    run(manifest, clean, check=0)
+    killed = os.path.join(folder, "killed.h5")
+    code, log = start_then_signal(manifest, killed, signal.SIGKILL, 2, launcher=MPIRUN, rank=1)
+    assert code != 0, log  # Open MPI ends the job when a rank dies
+    with h5py.File(killed) as f:
+        statuses = text(f["scans/status"])
+    assert 2 <= statuses.count("ok") < 6, statuses
+    run(manifest, killed, "--resume", "--threads", "1", check=0, launcher=MPIRUN)
+    assert_same_results(clean, killed)
+
+
 if __name__ == "__main__":
     {"end_to_end": end_to_end, "resume_after_sigkill": resume_after_sigkill,
-     "sigint_then_resume": sigint_then_resume}[SCENARIO]()
+     "sigint_then_resume": sigint_then_resume, "mpi_equals_single": mpi_equals_single,
+     "mpi_balances_uneven_costs": mpi_balances_uneven_costs,
+     "mpi_rank_killed_then_resume": mpi_rank_killed_then_resume}[SCENARIO]()
     print(SCENARIO, "passed")
