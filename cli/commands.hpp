@@ -19,5 +19,6 @@ void add_synth_command(CLI::App& app, Action& action);
 void add_model_command(CLI::App& app, Action& action);
 void add_preprocess_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action);
+void add_bench_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

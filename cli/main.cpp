@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_model_command(app, action);
   add_preprocess_command(app, action);
   add_run_command(app, action);
+  add_bench_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   try {

@@ -188,12 +188,15 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
 
   const auto& stop = install_stop_handlers();
   Progress progress("run", rows.size(), options.progress_every, options.progress_seconds);
+  double write_seconds = 0;  // the single writer's load, reported for capacity planning
   cluster::WorkQueue queue(
       rows,
       [&](io::ScanRecord record) {
         if (!record.ok) spdlog::error("run: {} failed: {}", p.manifest.scans[record.row].scan_id, record.error);
         const bool failed = !record.ok;
+        const auto start = std::chrono::steady_clock::now();
         store->write(record);
+        write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         progress.scan_done(failed);
       },
       &stop);
@@ -217,6 +220,9 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
   progress.finish();
   store->set_attribute("end_time", now_iso8601());
   log_stage_times(totals);
+  if (progress.done() > 0)
+    spdlog::info("run: writer {:.2f} s per record ({} records)", write_seconds / double(progress.done()),
+                 progress.done());
 
   const auto statuses = store->statuses();
   const auto count = [&](const char* s) { return std::count(statuses.begin(), statuses.end(), s); };
