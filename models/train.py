@@ -114,6 +114,7 @@ def main():
     parser.add_argument("--limit", type=int, default=None, help="use only the first N scans (tests)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--init", help="continue from this earlier RUN_DIR (same architecture; its time counts)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -128,6 +129,11 @@ def main():
     print(f"{len(train)} training scans, {len(test)} held out; {args.architecture}", flush=True)
 
     model = networks.build(args.architecture, cohort_data.CLASSES, args.base)
+    earlier = {"iterations": 0, "training_seconds": 0.0}
+    if args.init:
+        model.load_state_dict(torch.load(os.path.join(args.init, "weights.pt")))
+        with open(os.path.join(args.init, "summary.json")) as f:
+            earlier = json.load(f)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
     patch = (args.patch,) * 3
     budget = args.minutes * 60
@@ -162,9 +168,9 @@ def main():
         "parameters": sum(p.numel() for p in model.parameters()),
         "input_spacing_mm": [float(factor)] * 3,
         "patch_size": list(patch),
-        "iterations": iteration,
+        "iterations": iteration + earlier["iterations"],
         "batch": args.batch,
-        "training_seconds": round(training_seconds, 1),
+        "training_seconds": round(training_seconds + earlier["training_seconds"], 1),
         "hardware": f"{platform.processor() or platform.machine()}, {args.threads} CPU threads, torch {torch.__version__}",
         "training_scans": [s.scan_id for s in train],
         "held_out_scans": [s.scan_id for s in test],
