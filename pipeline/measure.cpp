@@ -59,24 +59,27 @@ std::vector<Box> union_bounds(const LabelVolume& a, const LabelVolume& b, std::s
 }
 
 /// Surface voxels of the region inside `box`: in the region with a 6-neighbour outside it
-/// (the grid's edge counts as outside).
+/// (the grid's edge counts as outside). The region is first copied into a zero-padded box so
+/// the neighbour tests need no bounds checks.
 std::vector<std::uint8_t> surface(const LabelVolume& v, std::uint16_t label, const Box& box) {
-  const auto& s = v.geometry.size;
   const std::int64_t nx = box.extent(0), ny = box.extent(1), nz = box.extent(2);
-  std::vector<std::uint8_t> out(std::size_t(nx * ny * nz), 0);
-  const auto in = [&](std::int64_t i, std::int64_t j, std::int64_t k) {
-    return i >= 0 && j >= 0 && k >= 0 && i < s[0] && j < s[1] && k < s[2] &&
-           v.voxels[std::size_t(v.geometry.linear_index(i, j, k))] == label;
-  };
+  const std::int64_t px = nx + 2, py = ny + 2, pz = nz + 2;
+  std::vector<std::uint8_t> padded(std::size_t(px * py * pz), 0);
   for (std::int64_t k = 0; k < nz; ++k)
-    for (std::int64_t j = 0; j < ny; ++j)
-      for (std::int64_t i = 0; i < nx; ++i) {
-        const std::int64_t gi = i + box.lo[0], gj = j + box.lo[1], gk = k + box.lo[2];
-        if (!in(gi, gj, gk)) continue;
-        const bool inner = in(gi - 1, gj, gk) && in(gi + 1, gj, gk) && in(gi, gj - 1, gk) && in(gi, gj + 1, gk) &&
-                           in(gi, gj, gk - 1) && in(gi, gj, gk + 1);
-        out[std::size_t(i + nx * (j + ny * k))] = inner ? 0 : 1;
-      }
+    for (std::int64_t j = 0; j < ny; ++j) {
+      const std::uint16_t* row = &v.voxels[std::size_t(v.geometry.linear_index(box.lo[0], box.lo[1] + j, box.lo[2] + k))];
+      std::uint8_t* dst = &padded[std::size_t(1 + px * ((j + 1) + py * (k + 1)))];
+      for (std::int64_t i = 0; i < nx; ++i) dst[i] = row[i] == label;
+    }
+  std::vector<std::uint8_t> out(std::size_t(nx * ny * nz), 0);
+  const std::int64_t sy = px, sz = px * py;
+  for (std::int64_t k = 0; k < nz; ++k)
+    for (std::int64_t j = 0; j < ny; ++j) {
+      const std::uint8_t* p = &padded[std::size_t(1 + px * ((j + 1) + py * (k + 1)))];
+      std::uint8_t* dst = &out[std::size_t(nx * (j + ny * k))];
+      for (std::int64_t i = 0; i < nx; ++i)
+        dst[i] = p[i] & std::uint8_t(!(p[i - 1] & p[i + 1] & p[i - sy] & p[i + sy] & p[i - sz] & p[i + sz]));
+    }
   return out;
 }
 
