@@ -20,5 +20,7 @@ void add_model_command(CLI::App& app, Action& action);
 void add_preprocess_command(CLI::App& app, Action& action);
 void add_run_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_norms_command(CLI::App& app, Action& action);
+void add_agree_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   add_preprocess_command(app, action);
   add_run_command(app, action);
   add_bench_command(app, action);
+  add_norms_command(app, action);
+  add_agree_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   try {

@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "cli/clock.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
@@ -50,13 +50,6 @@ std::string command_line() {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::replace(text.begin(), text.end(), '\0', ' ');
   while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
 }
 

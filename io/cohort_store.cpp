@@ -1,7 +1,5 @@
 #include "io/cohort_store.hpp"
 
-#include <hdf5.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,196 +7,16 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "io/hdf5_detail.hpp"
 
 namespace nc::io {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace h5;
 
 constexpr const char* kStatusPending = "pending";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Owns one HDF5 identifier and closes it with the matching H5?close.
-class Handle {
- public:
-  using Closer = herr_t (*)(hid_t);
-  Handle() = default;
-  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
-  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
-  Handle& operator=(Handle&& o) noexcept {
-    std::swap(id_, o.id_);
-    std::swap(closer_, o.closer_);
-    return *this;
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (id_ >= 0 && closer_) closer_(id_);
-  }
-  hid_t get() const { return id_; }
-
- private:
-  hid_t id_ = H5I_INVALID_HID;
-  Closer closer_ = nullptr;
-};
-
-// HDF5 prints its own error stack by default; neurocohort reports one line instead.
-void silence_hdf5_errors() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
-}
-
-hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) throw StoreError("HDF5: cannot " + what);
-  return id;
-}
-void check(herr_t status, const std::string& what) {
-  if (status < 0) throw StoreError("HDF5: cannot " + what);
-}
-
-Handle text_type() {
-  Handle t(check(H5Tcopy(H5T_C_S1), "create string type"), H5Tclose);
-  check(H5Tset_size(t.get(), H5T_VARIABLE), "set string size");
-  check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "set UTF-8");
-  return t;
-}
-
-Handle scalar_space() { return Handle(check(H5Screate(H5S_SCALAR), "create dataspace"), H5Sclose); }
-
-Handle simple_space(std::vector<hsize_t> dims, bool extendable) {
-  std::vector<hsize_t> max = dims;
-  if (extendable) max[0] = H5S_UNLIMITED;
-  return Handle(check(H5Screate_simple(int(dims.size()), dims.data(), max.data()), "create dataspace"), H5Sclose);
-}
-
-Handle open_dataset(hid_t file, const std::string& path) {
-  if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0)
-    throw StoreError("not a cohort store: dataset " + path + " is missing");
-  return Handle(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path), H5Dclose);
-}
-
-Handle create_group(hid_t parent, const char* name) {
-  return Handle(check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), std::string("create group ") + name),
-                H5Gclose);
-}
-
-// Row datasets are chunked and extendable along the scan axis, so that tools that merge or
-// extend stores can append rows.
-Handle row_dataset_properties(const std::vector<hsize_t>& dims, hid_t fill_type, const void* fill) {
-  Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "create properties"), H5Pclose);
-  std::vector<hsize_t> chunk = dims;
-  chunk[0] = std::clamp<hsize_t>(dims[0], 1, 1024);
-  for (std::size_t d = 1; d < chunk.size(); ++d) chunk[d] = std::max<hsize_t>(dims[d], 1);
-  check(H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()), "set chunking");
-  if (fill) check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "set fill value");
-  return dcpl;
-}
-
-void write_text_column(hid_t parent, const std::string& name, const std::vector<std::string>& values) {
-  const Handle type = text_type();
-  const Handle space = simple_space({values.size()}, true);
-  const Handle dcpl = row_dataset_properties({values.size()}, type.get(), nullptr);
-  Handle ds(check(H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                  "create column " + name),
-            H5Dclose);
-  std::vector<const char*> ptrs;
-  ptrs.reserve(values.size());
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  if (!values.empty())
-    check(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "write column " + name);
-}
-
-void write_number_column(hid_t parent, const std::string& name, const std::vector<double>& values) {
-  const Handle space = simple_space({values.size()}, true);
-  const Handle dcpl = row_dataset_properties({values.size()}, H5T_NATIVE_DOUBLE, &kNaN);
-  Handle ds(check(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                  "create column " + name),
-            H5Dclose);
-  if (!values.empty())
-    check(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "write column " + name);
-}
-
-void write_int_column(hid_t parent, const std::string& name, std::size_t rows, int fill) {
-  const Handle space = simple_space({rows}, true);
-  const Handle dcpl = row_dataset_properties({rows}, H5T_NATIVE_INT, &fill);
-  Handle ds(check(H5Dcreate2(parent, name.c_str(), H5T_STD_I32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                  "create column " + name),
-            H5Dclose);
-}
-
-void write_text_attribute(hid_t object, const std::string& name, const std::string& value) {
-  if (H5Aexists(object, name.c_str()) > 0) check(H5Adelete(object, name.c_str()), "replace attribute " + name);
-  const Handle type = text_type();
-  const Handle space = scalar_space();
-  Handle attr(check(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    "create attribute " + name),
-              H5Aclose);
-  const char* ptr = value.c_str();
-  check(H5Awrite(attr.get(), type.get(), &ptr), "write attribute " + name);
-}
-
-void write_double_array_attribute(hid_t object, const char* name, const double* values, hsize_t n) {
-  const Handle space = simple_space({n}, false);
-  Handle attr(check(H5Acreate2(object, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                    std::string("create attribute ") + name),
-              H5Aclose);
-  check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, values), std::string("write attribute ") + name);
-}
-
-std::vector<double> read_double_array_attribute(hid_t object, const char* name, std::size_t n) {
-  Handle attr(check(H5Aopen(object, name, H5P_DEFAULT), std::string("open attribute ") + name), H5Aclose);
-  std::vector<double> values(n);
-  check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, values.data()), std::string("read attribute ") + name);
-  return values;
-}
-
-hsize_t extent(hid_t dataset) {
-  const Handle space(check(H5Dget_space(dataset), "get dataspace"), H5Sclose);
-  hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  return dims[0];
-}
-
-std::vector<std::string> read_text_dataset(hid_t dataset, const std::string& what) {
-  const hsize_t n = extent(dataset);
-  const Handle type = text_type();
-  std::vector<char*> ptrs(n, nullptr);
-  if (n > 0) check(H5Dread(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read " + what);
-  std::vector<std::string> values;
-  values.reserve(n);
-  for (char* p : ptrs) values.emplace_back(p ? p : "");
-  if (n > 0) {
-    const Handle space(check(H5Dget_space(dataset), "get dataspace"), H5Sclose);
-    H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
-  }
-  return values;
-}
-
-// Selects elements [row, row+1) × [0, cols) of a 1-D (cols == 0) or 2-D dataset.
-Handle select_row(hid_t dataset, hsize_t row, hsize_t cols) {
-  Handle space(check(H5Dget_space(dataset), "get dataspace"), H5Sclose);
-  const hsize_t start[2] = {row, 0};
-  const hsize_t count[2] = {1, cols};
-  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "select row");
-  return space;
-}
-
-void write_row_text(hid_t file, const std::string& path, hsize_t row, const std::string& value) {
-  const Handle ds = open_dataset(file, path);
-  const Handle type = text_type();
-  const Handle file_space = select_row(ds.get(), row, 1);
-  const Handle mem_space = simple_space({1}, false);
-  const char* ptr = value.c_str();
-  check(H5Dwrite(ds.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, &ptr), "write " + path);
-}
-
-void write_row_values(hid_t file, const std::string& path, hsize_t row, hid_t mem_type, const void* values,
-                      hsize_t count) {
-  const Handle ds = open_dataset(file, path);
-  const Handle file_space = select_row(ds.get(), row, count);
-  const Handle mem_space = simple_space({count}, false);
-  check(H5Dwrite(ds.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, values), "write " + path);
-}
 
 std::vector<Region> read_regions(hid_t file) {
   const Handle labels_ds = open_dataset(file, "/regions/label");
@@ -212,20 +30,6 @@ std::vector<Region> read_regions(hid_t file) {
   std::vector<Region> regions;
   for (std::size_t r = 0; r < labels.size(); ++r) regions.push_back({labels[r], names[r], hemis[r]});
   return regions;
-}
-
-std::vector<std::string> group_members(hid_t file, const char* group) {
-  Handle g(check(H5Gopen2(file, group, H5P_DEFAULT), std::string("open group ") + group), H5Gclose);
-  H5G_info_t info;
-  check(H5Gget_info(g.get(), &info), "list group");
-  std::vector<std::string> names;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<std::size_t>(len), '\0');
-    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
-    names.push_back(name);
-  }
-  return names;
 }
 
 const std::vector<std::string> kRecordColumns = {"status", "error", "icv_ml", "seconds", "host", "rank"};
@@ -424,14 +228,7 @@ void CohortStore::set_attribute(const std::string& name, const std::string& valu
 std::string CohortStore::attribute(const std::string& name) const {
   const hid_t file = impl_->file.get();
   if (H5Aexists(file, name.c_str()) <= 0) throw StoreError(impl_->path.string() + ": no attribute " + name);
-  Handle attr(check(H5Aopen(file, name.c_str(), H5P_DEFAULT), "open attribute " + name), H5Aclose);
-  const Handle type = text_type();
-  char* ptr = nullptr;
-  check(H5Aread(attr.get(), type.get(), &ptr), "read attribute " + name);
-  std::string value = ptr ? ptr : "";
-  const Handle space = scalar_space();
-  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, &ptr);
-  return value;
+  return read_text_attribute(file, name);
 }
 
 std::vector<std::string> CohortStore::read_text_column(const std::string& name) const {
@@ -441,11 +238,7 @@ std::vector<std::string> CohortStore::read_text_column(const std::string& name) 
 
 std::vector<double> CohortStore::read_number_column(const std::string& name) const {
   const std::string path = "/scans/" + name;
-  const Handle ds = open_dataset(impl_->file.get(), path);
-  std::vector<double> values(extent(ds.get()));
-  if (!values.empty())
-    check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + path);
-  return values;
+  return read_number_dataset(open_dataset(impl_->file.get(), path).get(), path);
 }
 
 std::vector<double> CohortStore::read_metric(const std::string& name) const {

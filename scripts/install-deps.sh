@@ -14,9 +14,11 @@ packages=(
   mricron-data
   # cluster tests
   slurm-wlm munge
+  # normative report: plots (SVG) and the headless browser that checks they render
+  gnuplot-nox chromium
   # peers used only by tests and benchmarks (Debian's python3)
   python3-h5py python3-numpy python3-scipy python3-statsmodels python3-skimage python3-nibabel
-  python3-torch python3-pandas
+  python3-torch python3-pandas python3-pil
 )
 
 missing=()

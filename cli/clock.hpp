@@ -1,0 +1,18 @@
+#pragma once
+/// \file
+/// Wall-clock time stamps for provenance attributes.
+
+#include <ctime>
+#include <string>
+
+namespace nc::cli {
+
+/// The current UTC time as 2026-11-23T21:27:39Z.
+inline std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+}  // namespace nc::cli

@@ -1,0 +1,256 @@
+// `neurocohort norms build|score` and `neurocohort agree`: the population statistics of
+// docs/statistics.md over results files and volumes tables.
+#include <spdlog/spdlog.h>
+#include <tbb/global_control.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "cli/clock.hpp"
+#include "cli/commands.hpp"
+#include "cli/version.hpp"
+#include "core/error.hpp"
+#include "io/table_file.hpp"
+#include "norms/analyses.hpp"
+#include "norms/normative_model.hpp"
+#include "norms/report.hpp"
+
+namespace nc::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using norms::Notes;
+using norms::Table;
+
+struct BuildOptions {
+  std::vector<fs::path> inputs;
+  fs::path out, tsv_dir, report, compare;
+  std::vector<std::string> exclude;
+  norms::AnalysisOptions analysis;
+  int knots = 4;
+  int threads = 0;
+};
+
+struct ScoreOptions {
+  fs::path input, reference, out;
+  std::vector<std::string> exclude;
+  double threshold = 2;
+};
+
+struct AgreeOptions {
+  fs::path a, b, out = "agreement.tsv", report;
+  std::vector<std::string> exclude;
+  int threads = 0;
+};
+
+class Stopwatch {
+ public:
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+norms::Cohort load_and_pool(const std::vector<fs::path>& paths, const std::vector<std::string>& exclude) {
+  std::vector<norms::Cohort> parts;
+  for (const auto& p : paths) {
+    parts.push_back(norms::load_cohort(p, {exclude}));
+    const auto& c = parts.back();
+    spdlog::info("norms: {}: {} scans, {} regions{}", p.string(), c.size(), c.regions.size(),
+                 c.skipped_scans ? fmt::format(" ({} failed or pending scans left out)", c.skipped_scans) : "");
+  }
+  return norms::pool(std::move(parts));
+}
+
+void log_notes(const Notes& notes) {
+  for (const auto& n : notes) spdlog::warn("{}", n);
+}
+
+std::optional<tbb::global_control> limit_threads(int threads) {
+  std::optional<tbb::global_control> control;
+  if (threads > 0) control.emplace(tbb::global_control::max_allowed_parallelism, std::size_t(threads));
+  return control;
+}
+
+void check_writable_folder(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw Error(dir.string() + ": cannot create the folder");
+}
+
+int run_build(const BuildOptions& options) {
+  const auto threads = limit_threads(options.threads);
+  const Stopwatch clock;
+  const norms::Cohort cohort = load_and_pool(options.inputs, options.exclude);
+  std::optional<norms::Cohort> compared;
+  if (!options.compare.empty()) compared = norms::load_cohort(options.compare, {options.exclude});
+  spdlog::info("norms: {} scans pooled, read in {:.1f} s", cohort.size(), clock.seconds());
+
+  Notes notes;
+  const auto measures = norms::measures_of(cohort);
+  const auto adjustment = norms::icv_adjustment(cohort, options.analysis, notes);
+  std::vector<Table> tables;
+  tables.push_back(norms::descriptives(cohort, measures, cohort.has_icv ? &adjustment : nullptr, options.analysis, notes));
+  tables.push_back(adjustment.table);
+  tables.push_back(norms::regression(cohort, measures, options.analysis, notes));
+  tables.push_back(norms::asymmetry(cohort, notes));
+  tables.push_back(norms::group_comparison(cohort, options.analysis, notes));
+  tables.push_back(norms::dice_summary(cohort, notes));
+  if (compared) tables.push_back(norms::agreement(cohort, *compared, notes));
+  const auto reference = norms::reference_rows(cohort, options.analysis.control_group);
+  const auto model = norms::fit_normative_model(cohort, measures, reference, options.knots, notes);
+  spdlog::info("norms: statistics of {} measures in {:.1f} s", measures.names.size(), clock.seconds());
+  log_notes(notes);
+
+  auto file = io::TableFile::create(options.out);
+  std::string inputs;
+  for (const auto& p : options.inputs) inputs += (inputs.empty() ? "" : " ") + p.string();
+  const std::vector<std::pair<std::string, std::string>> provenance = {
+      {"tool_version", kVersion},
+      {"git_commit", kGitCommit},
+      {"inputs", inputs},
+      {"reference_group", reference.size() == cohort.size() ? "all scans" : options.analysis.control_group},
+      {"knots", std::to_string(options.knots)},
+      {"regression_scale", std::string(options.analysis.log_volume ? "ln volume" : "volume") + " ~ " +
+                               (options.analysis.log_age ? "ln age" : "age")},
+      {"created", now_iso8601()}};
+  for (const auto& [k, v] : provenance) file.set_attribute(k, v);
+  for (const auto& t : tables)
+    if (!t.rows.empty()) file.write_table("/tables/" + t.name, t.columns());
+  if (model) write_normative_model(*model, file);
+  if (!options.tsv_dir.empty()) {
+    check_writable_folder(options.tsv_dir);
+    for (const auto& t : tables)
+      if (!t.rows.empty()) t.write_tsv(options.tsv_dir / (t.name + ".tsv"));
+    spdlog::info("norms: tables in {}", options.tsv_dir.string());
+  }
+  if (!options.report.empty()) {
+    norms::ReportContent content{"neurocohort normative report", &cohort, model ? &*model : nullptr,
+                                 compared ? &*compared : nullptr, {}, notes, provenance};
+    for (const auto& t : tables) content.tables.push_back(&t);
+    norms::write_report(content, options.report);
+    spdlog::info("norms: report {}", options.report.string());
+  }
+  spdlog::info("norms: wrote {} in {:.1f} s{}", options.out.string(), clock.seconds(),
+               model ? "" : " (without a normative model: see the warnings)");
+  return kExitOk;
+}
+
+int run_score(const ScoreOptions& options) {
+  const auto file = io::TableFile::open(options.reference);
+  const auto model = norms::read_normative_model(file, options.reference);
+  const auto cohort = norms::load_cohort(options.input, {options.exclude});
+  Notes notes;
+  const Table scores = norms::score(cohort, model, options.threshold, notes);
+  log_notes(notes);
+  scores.write_tsv(options.out);
+  std::size_t flagged = 0;
+  for (const auto& row : scores.rows) flagged += std::get<std::string>(row[8]) == "yes";
+  spdlog::info("norms score: {} scans × {} measures, {} values with |z| > {}; wrote {}", cohort.size(),
+               model.measures.size(), flagged, options.threshold, options.out.string());
+  return kExitOk;
+}
+
+int run_agree(const AgreeOptions& options) {
+  const auto threads = limit_threads(options.threads);
+  const auto a = norms::load_cohort(options.a, {options.exclude});
+  const auto b = norms::load_cohort(options.b, {options.exclude});
+  Notes notes;
+  const Table table = norms::agreement(a, b, notes);
+  log_notes(notes);
+  if (table.rows.empty()) throw Error("agree: no measure could be compared (see the warnings)");
+  table.write_tsv(options.out);
+  if (!options.report.empty()) {
+    norms::ReportContent content{"neurocohort method agreement", &a, nullptr, &b, {&table}, notes,
+                                 {{"A", options.a.string()}, {"B", options.b.string()}, {"created", now_iso8601()}}};
+    norms::write_report(content, options.report);
+  }
+  spdlog::info("agree: {} measures compared; wrote {}", table.rows.size(), options.out.string());
+  return kExitOk;
+}
+
+std::vector<double> parse_bands(const std::string& text) {
+  std::vector<double> bands;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      bands.push_back(std::stod(item));
+    } catch (const std::exception&) {
+      throw UsageError("--age-bands: '" + item + "' is not a number of years");
+    }
+    if (!bands.empty() && bands.size() > 1 && !(bands.back() > bands[bands.size() - 2]))
+      throw UsageError("--age-bands must increase: " + text);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return bands;
+}
+
+void add_exclude(CLI::App* cmd, std::vector<std::string>& exclude) {
+  cmd->add_option("--exclude", exclude, "Numeric column of a volumes table that is a covariate, not a region");
+}
+
+}  // namespace
+
+void add_norms_command(CLI::App& app, Action& action) {
+  auto* norms_cmd = app.add_subcommand("norms", "Population statistics and normative references");
+  norms_cmd->require_subcommand(1);
+
+  auto build = std::make_shared<BuildOptions>();
+  auto bands = std::make_shared<std::string>("2,6");
+  auto* b = norms_cmd->add_subcommand("build", "Statistics tables and a normative model from results or volumes");
+  b->add_option("inputs", build->inputs, "RESULTS.h5 files and/or volumes tables (TSV), pooled")
+      ->required()
+      ->check(CLI::ExistingFile);
+  b->add_option("--out", build->out, "The normative reference to write (NORMS.h5)")->required();
+  b->add_option("--tsv", build->tsv_dir, "Folder for the tables as TSV files");
+  b->add_option("--report", build->report, "Self-contained HTML report with tables and plots");
+  b->add_option("--compare", build->compare, "Other results/volumes of the same scans: agreement table and plots")
+      ->check(CLI::ExistingFile);
+  b->add_option("--control-group", build->analysis.control_group, "Reference group of the group column")
+      ->capture_default_str();
+  b->add_option("--age-bands", *bands, "Upper edges of the age bands of the descriptives (years)")
+      ->capture_default_str();
+  b->add_option("--knots", build->knots, "Knots of the normative model's age spline")
+      ->check(CLI::Range(3, 7))
+      ->capture_default_str();
+  b->add_flag("--log-volume", build->analysis.log_volume, "Regression on ln(volume): effects as ratios");
+  b->add_flag("--log-age", build->analysis.log_age, "Regression on ln(age)");
+  b->add_option("--alpha", build->analysis.alpha, "Significance level after Bonferroni")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  b->add_option("--threads", build->threads, "Worker threads (0: all cores)")->capture_default_str();
+  add_exclude(b, build->exclude);
+  b->callback([build, bands, &action] {
+    build->analysis.age_bands = parse_bands(*bands);
+    action = [build] { return run_build(*build); };
+  });
+
+  auto score = std::make_shared<ScoreOptions>();
+  auto* s = norms_cmd->add_subcommand("score", "z-scores and centiles of scans against a normative reference");
+  s->add_option("input", score->input, "RESULTS.h5 or volumes table")->required()->check(CLI::ExistingFile);
+  s->add_option("--reference", score->reference, "NORMS.h5 written by norms build")->required()->check(CLI::ExistingFile);
+  s->add_option("--out", score->out, "SCORES.tsv to write")->required();
+  s->add_option("--threshold", score->threshold, "Flag |z| above this")->check(CLI::PositiveNumber)->capture_default_str();
+  add_exclude(s, score->exclude);
+  s->callback([score, &action] { action = [score] { return run_score(*score); }; });
+}
+
+void add_agree_command(CLI::App& app, Action& action) {
+  auto options = std::make_shared<AgreeOptions>();
+  auto* cmd = app.add_subcommand("agree", "Agreement of two segmentations (or measurements) of the same scans");
+  cmd->add_option("a", options->a, "RESULTS.h5 or volumes table A")->required()->check(CLI::ExistingFile);
+  cmd->add_option("b", options->b, "RESULTS.h5 or volumes table B")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", options->out, "agreement.tsv to write")->capture_default_str();
+  cmd->add_option("--report", options->report, "HTML report with Bland-Altman plots");
+  cmd->add_option("--threads", options->threads, "Worker threads (0: all cores)")->capture_default_str();
+  add_exclude(cmd, options->exclude);
+  cmd->callback([options, &action] { action = [options] { return run_agree(*options); }; });
+}
+
+}  // namespace nc::cli
