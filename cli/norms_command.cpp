@@ -12,8 +12,7 @@
 #include "cli/version.hpp"
 #include "core/error.hpp"
 #include "io/table_file.hpp"
-#include "norms/analyses.hpp"
-#include "norms/normative_model.hpp"
+#include "norms/build.hpp"
 #include "norms/report.hpp"
 
 namespace nc::cli {
@@ -89,20 +88,9 @@ int run_build(const BuildOptions& options) {
   if (!options.compare.empty()) compared = norms::load_cohort(options.compare, {options.exclude});
   spdlog::info("norms: {} scans pooled, read in {:.1f} s", cohort.size(), clock.seconds());
 
-  Notes notes;
-  const auto measures = norms::measures_of(cohort);
-  const auto adjustment = norms::icv_adjustment(cohort, options.analysis, notes);
-  std::vector<Table> tables;
-  tables.push_back(norms::descriptives(cohort, measures, cohort.has_icv ? &adjustment : nullptr, options.analysis, notes));
-  tables.push_back(adjustment.table);
-  tables.push_back(norms::regression(cohort, measures, options.analysis, notes));
-  tables.push_back(norms::asymmetry(cohort, notes));
-  tables.push_back(norms::group_comparison(cohort, options.analysis, notes));
-  tables.push_back(norms::dice_summary(cohort, notes));
-  if (compared) tables.push_back(norms::agreement(cohort, *compared, notes));
-  const auto reference = norms::reference_rows(cohort, options.analysis.control_group);
-  const auto model = norms::fit_normative_model(cohort, measures, reference, options.knots, notes);
-  spdlog::info("norms: statistics of {} measures in {:.1f} s", measures.names.size(), clock.seconds());
+  const auto result = norms::build_norms(cohort, compared ? &*compared : nullptr, options.analysis, options.knots);
+  const auto& [tables, model, reference, notes] = result;
+  spdlog::info("norms: statistics of {} measures in {:.1f} s", norms::measures_of(cohort).names.size(), clock.seconds());
   log_notes(notes);
 
   auto file = io::TableFile::create(options.out);

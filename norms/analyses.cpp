@@ -216,14 +216,16 @@ IcvAdjustment icv_adjustment(const Cohort& c, const AnalysisOptions& options, No
 
 Table descriptives(const Cohort& c, const MeasureSet& measures, const IcvAdjustment* adjustment,
                    const AnalysisOptions& options, Notes& notes) {
-  Table table{"descriptives",
-              {"measure", "stratum", "n", "mean", "sd", "median", "min", "max", "mean_icv_adjusted", "sd_icv_adjusted"},
-              {}};
+  Table table{"descriptives", {"measure", "volume", "stratum", "n", "mean", "sd", "median", "min", "max"}, {}};
   std::vector<Stratum> strata = sex_strata(c);
   for (auto& s : age_band_strata(c, options.age_bands)) strata.push_back(std::move(s));
   if (c.has_group) add_level_strata(strata, c, "group", c.group);
   if (c.has_modality) add_level_strata(strata, c, "modality", c.modality);
 
+  const auto summary_row = [](const std::string& measure, const char* kind, const std::string& stratum,
+                               const Summary& s) -> std::vector<Cell> {
+    return {measure, std::string(kind), stratum, double(s.n), s.mean, s.sd, s.median, s.min, s.max};
+  };
   for_each_item(measures.names.size(), table.rows, notes, [&](std::size_t m, Rows& rows, Notes& item_notes) {
     const bool adjustable = adjustment && m < measures.regions && std::isfinite(adjustment->beta[m]);
     for (const auto& stratum : strata) {
@@ -234,22 +236,14 @@ Table descriptives(const Cohort& c, const MeasureSet& measures, const IcvAdjustm
                                std::to_string(values.size()) + " scan(s); left out");
         continue;
       }
-      const Summary s = summarize(values);
-      double adjusted_mean = kNaN, adjusted_sd = kNaN;
-      if (adjustable) {
-        std::vector<double> adjusted;
-        for (long i : finite_rows(measures.values, long(m), stratum.rows))
-          if (std::isfinite(c.icv_ml[std::size_t(i)]))
-            adjusted.push_back(measures.values(i, long(m)) -
-                               adjustment->beta[m] * (c.icv_ml[std::size_t(i)] - adjustment->mean_icv[m]));
-        if (adjusted.size() >= 2) {
-          const Summary a = summarize(adjusted);
-          adjusted_mean = a.mean;
-          adjusted_sd = a.sd;
-        }
-      }
-      rows.push_back({measures.names[m], stratum.label, double(s.n), s.mean, s.sd, s.median, s.min, s.max,
-                      adjusted_mean, adjusted_sd});
+      rows.push_back(summary_row(measures.names[m], "raw", stratum.label, summarize(values)));
+      if (!adjustable) continue;
+      std::vector<double> adjusted;
+      for (long i : finite_rows(measures.values, long(m), stratum.rows))
+        if (std::isfinite(c.icv_ml[std::size_t(i)]))
+          adjusted.push_back(measures.values(i, long(m)) -
+                             adjustment->beta[m] * (c.icv_ml[std::size_t(i)] - adjustment->mean_icv[m]));
+      if (adjusted.size() >= 2) rows.push_back(summary_row(measures.names[m], "icv_adjusted", stratum.label, summarize(adjusted)));
     }
   });
   return table;

@@ -56,8 +56,7 @@ P_COLUMNS = {"p", "p_bonferroni", "spearman_p", "pearson_p"}
 
 # The documented columns, in the documented order.
 COLUMNS = {
-    "descriptives": ["measure", "stratum", "n", "mean", "sd", "median", "min", "max",
-                     "mean_icv_adjusted", "sd_icv_adjusted"],
+    "descriptives": ["measure", "volume", "stratum", "n", "mean", "sd", "median", "min", "max"],
     "icv_adjustment": ["measure", "n", "beta", "mean_icv_ml", "r_squared"],
     "regression": ["measure", "term", "estimate", "std_error", "t", "p", "ci_low", "ci_high", "n", "df_resid",
                    "r_squared", "adj_r_squared", "spearman_rho", "spearman_p"],
@@ -123,12 +122,10 @@ def synth(binary, work, n, seed):
     return os.path.join(folder, "true_volumes.tsv"), os.path.join(folder, "effects.tsv")
 
 
-def build(binary, inputs, work, name, *options, expect_ok=True):
-    """`norms build INPUTS --out WORK/name.h5 --tsv WORK/name OPTIONS`; returns (h5, tsv dir, result)."""
-    h5, tsv = os.path.join(work, name + ".h5"), os.path.join(work, name)
+def build(binary, inputs, h5, tsv, *options, expect_ok=True):
+    """`norms build INPUTS --out H5 --tsv TSV OPTIONS`, into fresh outputs."""
     fresh(h5, tsv)
-    result = run_nc(binary, "norms", "build", *inputs, "--out", h5, "--tsv", tsv, *options, expect_ok=expect_ok)
-    return h5, tsv, result
+    return run_nc(binary, "norms", "build", *inputs, "--out", h5, "--tsv", tsv, *options, expect_ok=expect_ok)
 
 
 # --- the cohort as statsmodels sees it --------------------------------------------------------
@@ -266,7 +263,7 @@ class TableCheck:
     Counts the values compared; `done` fails on rows nobody expected."""
 
     def __init__(self, path, name, key_columns, allow_missing=lambda row, column: False):
-        self.path, self.name = path, os.path.basename(path)
+        self.name = os.path.basename(path)
         frame = read_text_table(path, name)
         for i, column in missing_cells(frame):
             if not allow_missing(frame.loc[i], column):
@@ -333,25 +330,17 @@ class TableCheck:
 
 def read_rows_if_any(path):
     """A table that may be absent or only a header: its rows as text."""
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return pd.DataFrame()
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
 
 
-def unadjusted_icv(row, column, unadjusted=("icv",)):
-    """The one place a missing value is allowed: descriptives' ICV-adjusted columns are for
-    "regions only", so the ICV's own rows (and those of a region whose adjustment was
-    skipped) may have none."""
-    return row.get("measure") in unadjusted and column in ("mean_icv_adjusted", "sd_icv_adjusted")
-
-
-def assert_no_missing_anywhere(tsv_dir, unadjusted=("icv",)):
-    """Every table in the folder: no n/a, NaN, inf or empty cell (but for `unadjusted_icv`)."""
+def assert_no_missing_anywhere(tsv_dir):
+    """Every table in the folder: no n/a, NaN, inf or empty cell."""
     tables = sorted(f for f in os.listdir(tsv_dir) if f.endswith(".tsv")) if os.path.isdir(tsv_dir) else []
     for file in tables:
         frame = read_rows_if_any(os.path.join(tsv_dir, file))
-        cells = [(i, c) for i, c in missing_cells(frame)
-                 if not (file == "descriptives.tsv" and unadjusted_icv(frame.loc[i], c, unadjusted))]
+        cells = list(missing_cells(frame))
         if cells:
             i, column = cells[0]
             fail(f"{file}: {len(cells)} missing cells, e.g. {frame.at[i, column]!r} in column {column} of row "
@@ -366,27 +355,22 @@ def text_values(dataset):
 # --- statsmodels check ------------------------------------------------------------------------
 
 def check_descriptives(tsv, cohort, adjusted):
-    """n, mean, SD (n - 1), median, min, max of the volume and of V_adj per measure and stratum."""
-    notes = set()
-    table = TableCheck(os.path.join(tsv, "descriptives.tsv"), "descriptives", ["measure", "stratum"],
-                       unadjusted_icv)
+    """n, mean, SD (n - 1), median, min, max of the volume (`raw`) and, for regions, of V_adj
+    (`icv_adjusted`) per measure and stratum."""
+    table = TableCheck(os.path.join(tsv, "descriptives.tsv"), "descriptives", ["measure", "volume", "stratum"])
     for measure in measures_of(cohort):
-        values = volume(cohort, measure)
-        for stratum, mask in strata(cohort):
-            v = values[mask].dropna()
-            if len(v) < 2:
-                continue
-            key = (measure, stratum)
-            table.closes(key, {"n": len(v), "mean": v.mean(), "sd": v.std(ddof=1), "median": v.median(),
-                               "min": v.min(), "max": v.max()})
-            if measure in adjusted:
-                a = adjusted[measure][mask].dropna()
-                table.closes(key, {"mean_icv_adjusted": a.mean(), "sd_icv_adjusted": a.std(ddof=1)})
-            elif not is_missing(table.row(key)["mean_icv_adjusted"]):
-                notes.add(measure)
+        series = [("raw", volume(cohort, measure))]
+        if measure in adjusted:
+            series.append(("icv_adjusted", adjusted[measure]))
+        for kind, values in series:
+            for stratum, mask in strata(cohort):
+                v = values[mask].dropna()
+                if len(v) < 2:
+                    continue
+                table.closes((measure, kind, stratum),
+                             {"n": len(v), "mean": v.mean(), "sd": v.std(ddof=1), "median": v.median(),
+                              "min": v.min(), "max": v.max()})
     table.done()
-    for measure in sorted(notes):
-        print(f"  note: descriptives of {measure} carry ICV-adjusted values; not compared (regions only)")
 
 
 def icv_adjustments(cohort):
@@ -614,6 +598,9 @@ def check_h5_tables(h5_path, tsv):
     """/tables/<name>/<column> in NORMS.h5 holds what the TSV holds (17 significant digits round-trip)."""
     compared = 0
     with h5py.File(h5_path, "r") as f:
+        if not f.attrs:
+            fail(f"{h5_path}: no root attributes (the doc: tool version, inputs, options, reference group, time)")
+        print(f"  root attributes: {sorted(f.attrs)}")
         for file in sorted(x for x in os.listdir(tsv) if x.endswith(".tsv")):
             name = file[:-4]
             frame = read_rows_if_any(os.path.join(tsv, file))
@@ -637,7 +624,11 @@ def check_h5_tables(h5_path, tsv):
                             if not np.isnan(s):
                                 fail(f"/tables/{name}/{column}[{i}]: {s!r}, TSV has {t!r}")
                         else:
-                            assert_close(s, float(t), f"/tables/{name}/{column}[{i}]", rtol=1e-15, atol=0)
+                            try:
+                                value = float(t)
+                            except ValueError:
+                                fail(f"/tables/{name}/{column}[{i}]: stored as a number, TSV has {t!r}")
+                            assert_close(s, value, f"/tables/{name}/{column}[{i}]", rtol=1e-15, atol=0)
                 compared += len(frame)
     print(f"  /tables: {compared} cells equal to the TSVs")
 
@@ -645,7 +636,8 @@ def check_h5_tables(h5_path, tsv):
 def check_statsmodels(binary, work):
     volumes_path, _ = synth(binary, work, 300, 11)
     cohort = load_cohort(volumes_path)
-    h5, tsv, _ = build(binary, [volumes_path], work, "norms")
+    h5, tsv = os.path.join(work, "norms.h5"), os.path.join(work, "tsv")
+    build(binary, [volumes_path], h5, tsv)
     print(f"cohort: {len(cohort)} scans, measures {measures_of(cohort)}")
     adjustments = icv_adjustments(cohort)
     adjusted = {r: cohort[r] - fit.params["icv_ml"] * (cohort["icv_ml"] - mean_icv)
@@ -661,7 +653,8 @@ def check_statsmodels(binary, work):
     check_h5_tables(h5, tsv)
 
     print("log volume, log age:")
-    _, tsv_log, _ = build(binary, [volumes_path], work, "norms_log", "--log-volume", "--log-age")
+    tsv_log = os.path.join(work, "tsv_log")
+    build(binary, [volumes_path], os.path.join(work, "norms_log.h5"), tsv_log, "--log-volume", "--log-age")
     check_regression(tsv_log, cohort, log_volume=True, log_age=True)
 
     print("scores:")
@@ -685,7 +678,8 @@ def check_planted(binary, work):
     """The build recovers the synthetic cohort's planted model within simultaneous 95 % intervals."""
     volumes_path, effects_path = synth(binary, work, 400, 5)
     effects = pd.read_csv(effects_path, sep="\t").set_index("region")
-    h5, tsv, _ = build(binary, [volumes_path], work, "norms", "--log-volume", "--log-age")
+    tsv = os.path.join(work, "tsv")
+    build(binary, [volumes_path], os.path.join(work, "norms.h5"), tsv, "--log-volume", "--log-age")
     regression = TableCheck(os.path.join(tsv, "regression.tsv"), "regression", ["measure", "term"])
     asymmetry = TableCheck(os.path.join(tsv, "asymmetry.tsv"), "asymmetry", ["left", "right", "stratum"])
     outcomes = ["icv"] + [r for r in effects.index if r != "icv"]
@@ -722,10 +716,12 @@ def check_planted(binary, work):
     if failures:
         fail(f"{len(failures)} of {checks} planted values outside their simultaneous intervals: {failures}")
     read_text_table(os.path.join(tsv, "group_comparison.tsv"), "group_comparison")
-    estimate, p = regression.number(("icv", "group[patient]"), "estimate"), regression.number(("icv", "group[patient]"), "p")
+    group_key = ("icv", "group[patient]")
+    estimate, p = regression.number(group_key, "estimate"), regression.number(group_key, "p")
     if not (estimate < 0 and p < ALPHA):
         fail(f"regression.tsv icv group[patient]: estimate {estimate}, p {p}: expected negative and significant")
-    print(f"planted: {checks} planted values inside simultaneous intervals; icv group[patient] {estimate:.4f}, p {p:.3g}")
+    print(f"planted: {checks} planted values inside simultaneous intervals; "
+          f"icv group[patient] {estimate:.4f}, p {p:.3g}")
 
 
 # --- degenerate inputs ------------------------------------------------------------------------
@@ -772,6 +768,12 @@ def assert_fails_naming(result, names, what):
     print(f"  {what}: exit {result.returncode}: {tail(result.stderr, 3).strip()}")
 
 
+def build_case(binary, folder, case, *inputs, expect_ok=True):
+    """Builds one degenerate case into FOLDER/CASE.h5 and FOLDER/CASE/; returns (tsv dir, result)."""
+    tsv = os.path.join(folder, case)
+    return tsv, build(binary, inputs, tsv + ".h5", tsv, expect_ok=expect_ok)
+
+
 def measure_rows(tsv, table, measure):
     frame = read_rows_if_any(os.path.join(tsv, table))
     return frame[frame["measure"] == measure] if len(frame) else frame
@@ -784,7 +786,7 @@ def check_degenerate(binary, work):
 
     print("(a) one sex only")
     one_sex = toy_cohort(40, 1).assign(sex="F")
-    _, tsv, result = build(binary, [write_toy(one_sex, os.path.join(folder, "one_sex.tsv"))], folder, "one_sex")
+    tsv, result = build_case(binary, folder, "one_sex", write_toy(one_sex, os.path.join(folder, "one_sex.tsv")))
     tables = assert_no_missing_anywhere(tsv)
     if "descriptives.tsv" not in tables:
         fail(f"one sex: no descriptives.tsv in {tsv} (tables: {tables})")
@@ -796,9 +798,8 @@ def check_degenerate(binary, work):
 
     print("(b) a constant region")
     constant = toy_cohort(40, 2).assign(cerebellum=140.0)
-    _, tsv, result = build(binary, [write_toy(constant, os.path.join(folder, "constant.tsv"))], folder, "constant")
-    # V on ICV has no R² for a constant V: its ICV adjustment may be skipped too.
-    assert_no_missing_anywhere(tsv, unadjusted=("icv", "cerebellum"))
+    tsv, result = build_case(binary, folder, "constant", write_toy(constant, os.path.join(folder, "constant.tsv")))
+    assert_no_missing_anywhere(tsv)
     if len(measure_rows(tsv, "regression.tsv", "cerebellum")):
         fail("constant region: regression.tsv has rows for the constant cerebellum")
     assert_line_mentions(result, ["cerebellum"], ["constant", "variance", "vary", "identical"], what="constant region")
@@ -808,11 +809,12 @@ def check_degenerate(binary, work):
     text = missing.astype(str)
     for row, marker in ((1, ""), (4, "n/a"), (8, "NaN")):
         text.at[row, "frontal_L"] = marker
-    _, tsv, result = build(binary, [write_toy(text, os.path.join(folder, "missing.tsv"))], folder, "missing")
+    tsv, result = build_case(binary, folder, "missing", write_toy(text, os.path.join(folder, "missing.tsv")))
     assert_no_missing_anywhere(tsv)
     descriptives = read_rows_if_any(os.path.join(tsv, "descriptives.tsv"))
     for region, expected in (("frontal_L", len(missing) - 3), ("frontal_R", len(missing))):
-        rows = descriptives[(descriptives["measure"] == region) & (descriptives["stratum"] == "all")]
+        rows = descriptives[(descriptives["measure"] == region) & (descriptives["volume"] == "raw")
+                            & (descriptives["stratum"] == "all")]
         if len(rows) != 1 or int(float(rows["n"].iloc[0])) != expected:
             fail(f"missing volumes: descriptives.tsv {region} all: n {rows['n'].tolist()}, expected {expected}")
     rows = measure_rows(tsv, "regression.tsv", "frontal_L")
@@ -824,26 +826,26 @@ def check_degenerate(binary, work):
     print("(d) pooled inputs with different regions")
     a = write_toy(toy_cohort(20, 4, prefix="a"), os.path.join(folder, "a.tsv"))
     b = write_toy(toy_cohort(20, 5, regions=("frontal_L", "frontal_R"), prefix="b"), os.path.join(folder, "b.tsv"))
-    _, _, result = build(binary, [a, b], folder, "regions", expect_ok=False)
+    _, result = build_case(binary, folder, "regions", a, b, expect_ok=False)
     assert_fails_naming(result, ["cerebellum"], "different regions")
 
     print("(e) a scan_id in two inputs")
     c = toy_cohort(20, 6, prefix="c")
     c.at[6, "scan_id"] = "a-007"
     c = write_toy(c, os.path.join(folder, "c.tsv"))
-    _, _, result = build(binary, [a, c], folder, "duplicate", expect_ok=False)
+    _, result = build_case(binary, folder, "duplicate", a, c, expect_ok=False)
     assert_fails_naming(result, ["a-007"], "repeated scan_id")
 
     print("(f) sex X")
     invalid = toy_cohort(20, 7)
     invalid.at[3, "sex"] = "X"  # scan toy-004, line 5 of the file (after the header)
-    _, _, result = build(binary, [write_toy(invalid, os.path.join(folder, "sex_x.tsv"))], folder, "sex_x",
-                         expect_ok=False)
+    _, result = build_case(binary, folder, "sex_x", write_toy(invalid, os.path.join(folder, "sex_x.tsv")),
+                           expect_ok=False)
     assert_fails_naming(result, ["toy-004", r"\bline 5\b", r":5\b"], "invalid sex")
 
     print("(g) fewer scans than regression parameters")
     few = toy_cohort(3, 8).assign(sex=["F", "M", "F"], group=["control", "control", "patient"], site=["A", "B", "A"])
-    _, tsv, result = build(binary, [write_toy(few, os.path.join(folder, "few.tsv"))], folder, "few")
+    tsv, result = build_case(binary, folder, "few", write_toy(few, os.path.join(folder, "few.tsv")))
     assert_no_missing_anywhere(tsv)
     if len(read_rows_if_any(os.path.join(tsv, "regression.tsv"))):
         fail("3 scans: regression.tsv has rows, but 3 scans cannot fit 5 parameters")
@@ -884,6 +886,8 @@ def chromium(work, page, *mode):
                    "file://" + os.path.abspath(page)]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        except FileNotFoundError:
+            fail("chromium is not installed (Debian package chromium)")
         except subprocess.TimeoutExpired:
             errors.append(f"{headless}: timed out after 120 s")
             continue
@@ -907,7 +911,8 @@ def pixel_summary(pixels):
     non_white = (pixels < 245).any(axis=2).mean()
     spread = pixels.max(axis=2) - pixels.min(axis=2)
     saturated = int(((spread >= 96) & (pixels.max(axis=2) >= 100)).sum())
-    near = {name: int((np.abs(pixels - np.array(rgb)).sum(axis=2) <= 60).sum()) for name, rgb in GNUPLOT_COLOURS.items()}
+    near = {name: int((np.abs(pixels - np.array(rgb)).sum(axis=2) <= 60).sum())
+            for name, rgb in GNUPLOT_COLOURS.items()}
     return non_white, saturated, near
 
 
@@ -932,12 +937,14 @@ def drawn_svgs(dom):
 
 def check_report(binary, work):
     volumes_path, _ = synth(binary, work, 120, 3)
+    fresh(os.path.join(work, "chromium-profile"))
     cohort = load_cohort(volumes_path)
     b_path = os.path.join(work, "b.tsv")
     perturbed_copy(volumes_path, b_path, seed=7)
     report = os.path.join(work, "report.html")
     fresh(report)
-    build(binary, [volumes_path], work, "norms", "--report", report, "--compare", b_path)
+    build(binary, [volumes_path], os.path.join(work, "norms.h5"), os.path.join(work, "tsv"),
+          "--report", report, "--compare", b_path)
     if not os.path.isfile(report):
         fail(f"{report}: missing")
     with open(report, encoding="utf-8") as f:
