@@ -22,5 +22,7 @@ void add_run_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_norms_command(CLI::App& app, Action& action);
 void add_agree_command(CLI::App& app, Action& action);
+void add_merge_command(CLI::App& app, Action& action);
+void add_slurm_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   add_bench_command(app, action);
   add_norms_command(app, action);
   add_agree_command(app, action);
+  add_merge_command(app, action);
+  add_slurm_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
   try {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <optional>
 
-#include "cli/clock.hpp"
+#include "core/clock.hpp"
 #include "cli/commands.hpp"
 #include "cli/version.hpp"
 #include "core/error.hpp"

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <thread>
 
-#include "cli/clock.hpp"
+#include "core/clock.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
@@ -39,6 +39,7 @@ struct RunCliOptions {
   bool overwrite = false;
   bool largest_first = false;
   bool coordinator_works = false;
+  bool allow_external_paths = false;
   std::optional<fs::path> export_nifti;
   std::size_t progress_every = 10;
   double progress_seconds = 60;
@@ -144,7 +145,8 @@ struct Prepared {
 
 /// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
 Prepared prepare(const RunCliOptions& options, int local_rank) {
-  Prepared p{jobs::load_manifest(options.manifest), {}, std::nullopt};
+  Prepared p{jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths}), {},
+             std::nullopt};
   p.settings.backend = kernels::choose_backend(options.device);
   if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
   p.settings.window.batch = options.batch;
@@ -281,6 +283,8 @@ void add_run_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--resume", options->resume, "Continue an interrupted run: skip scans already done");
   cmd->add_flag("--overwrite", options->overwrite, "Replace an existing results file");
+  cmd->add_flag("--allow-external-paths", options->allow_external_paths,
+                "Accept image and label paths outside the manifest's folder (absolute paths of split manifests)");
   cmd->add_flag("--largest-first", options->largest_first, "Hand out the largest image files first");
   cmd->add_flag("--coordinator-works", options->coordinator_works,
                 "Under MPI: rank 0 also processes scans (by default it only coordinates)");

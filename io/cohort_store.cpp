@@ -272,4 +272,65 @@ std::optional<LabelVolume> CohortStore::read_labels(const std::string& scan_id) 
   return labels;
 }
 
+std::vector<TableColumn> CohortStore::read_scan_table() const {
+  std::vector<TableColumn> columns;
+  for (const auto& name : scan_columns()) {
+    if (std::find(kRecordColumns.begin(), kRecordColumns.end(), name) != kRecordColumns.end()) continue;
+    const std::string path = "/scans/" + name;
+    const Handle ds = open_dataset(impl_->file.get(), path);
+    const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
+    if (H5Tget_class(type.get()) == H5T_STRING)
+      columns.push_back({name, read_text_dataset(ds.get(), path)});
+    else
+      columns.push_back({name, read_number_dataset(ds.get(), path)});
+  }
+  return columns;
+}
+
+namespace {
+
+// Elements [row, row+1) × [0, count) of a 1-D or 2-D dataset, as numbers.
+std::vector<double> read_row_values(hid_t file, const std::string& path, hsize_t row, hsize_t count) {
+  const Handle ds = open_dataset(file, path);
+  const Handle file_space = select_row(ds.get(), row, count);
+  const Handle mem_space = simple_space({std::max<hsize_t>(count, 1)}, false);
+  std::vector<double> values(std::max<hsize_t>(count, 1));
+  check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem_space.get(), file_space.get(), H5P_DEFAULT, values.data()),
+        "read " + path);
+  values.resize(count);
+  return values;
+}
+
+std::string read_row_text(hid_t file, const std::string& path, hsize_t row) {
+  const Handle ds = open_dataset(file, path);
+  const Handle type = text_type();
+  const Handle file_space = select_row(ds.get(), row, 1);
+  const Handle mem_space = simple_space({1}, false);
+  char* ptr = nullptr;
+  check(H5Dread(ds.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, &ptr), "read " + path);
+  std::string value = ptr ? ptr : "";
+  H5Dvlen_reclaim(type.get(), mem_space.get(), H5P_DEFAULT, &ptr);
+  return value;
+}
+
+}  // namespace
+
+ScanRecord CohortStore::read_record(std::size_t row) const {
+  if (row >= scan_count())
+    throw StoreError(impl_->path.string() + ": row " + std::to_string(row) + " is out of range");
+  const hid_t file = impl_->file.get();
+  ScanRecord record;
+  record.row = row;
+  record.ok = read_row_text(file, "/scans/status", row) == "ok";
+  record.error = read_row_text(file, "/scans/error", row);
+  record.host = read_row_text(file, "/scans/host", row);
+  record.icv_ml = read_row_values(file, "/scans/icv_ml", row, 1)[0];
+  record.seconds = read_row_values(file, "/scans/seconds", row, 1)[0];
+  record.rank = int(read_row_values(file, "/scans/rank", row, 1)[0]);
+  for (const auto& name : impl_->metric_names)
+    record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());
+  record.labels = read_labels(impl_->scan_ids[row]);
+  return record;
+}
+
 }  // namespace nc::io

@@ -94,6 +94,11 @@ class CohortStore {
   /// The stored label map of a scan, if one was written.
   std::optional<LabelVolume> read_labels(const std::string& scan_id) const;
 
+  /// The manifest's columns of /scans (every column but the record's), typed as stored.
+  std::vector<TableColumn> read_scan_table() const;
+  /// The record of one row as written (label map included): the inverse of write().
+  ScanRecord read_record(std::size_t row) const;
+
  private:
   struct Impl;
   explicit CohortStore(std::unique_ptr<Impl> impl);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo chain (`make demo`): synthesize a CT + MR cohort from Colin27/AAL, validate it, run it
-# end to end with the default model into one HDF5 cohort store, and summarise Dice and volumes.
+# end to end with the default model into one HDF5 cohort store, summarise Dice and volumes, then
+# build the statistics and the HTML report (model volumes against the true volumes) and score
+# the cohort against a normative reference built from 400 synthetic subjects' true volumes.
 #   usage: scripts/demo.sh NEUROCOHORT_BINARY DEMO_DIR
 set -euo pipefail
 bin=$1
@@ -16,3 +18,13 @@ rm -rf "$dir"
 echo
 echo "Demo: $dir/cohort ($subjects subjects), results in $dir/results.h5, label maps in $dir/labels"
 /usr/bin/python3 "$here/demo_summary.py" "$dir/results.h5" "$dir/cohort/true_volumes.tsv"
+
+echo
+"$bin" norms build "$dir/results.h5" --out "$dir/norms.h5" --tsv "$dir/tables" \
+  --compare "$dir/cohort/true_volumes.tsv" --report "$dir/report.html"
+"$bin" synth --out "$dir/reference" --n 400 --seed 2 --volumes-only
+"$bin" norms build "$dir/reference/true_volumes.tsv" --out "$dir/reference_norms.h5"
+"$bin" norms score "$dir/results.h5" --reference "$dir/reference_norms.h5" --out "$dir/scores.tsv"
+echo
+echo "Statistics: $dir/tables/*.tsv and $dir/norms.h5; z-scores against the reference: $dir/scores.tsv"
+echo "Report: $dir/report.html"

@@ -17,6 +17,18 @@ void validate(const ImageVolume& image, const SkullStripParams& params) {
     throw Error("skull strip: morphology radii must be non-negative");
 }
 
+// Geodesic dilation: `steps` one-voxel dilations, each kept inside `within`. It gives back the
+// outline that the opening shaved off the brain, but reaches nothing farther than `steps`
+// voxels from it along paths inside the window — the scalp, cut off by the opening, stays out.
+void reconstruct_within(std::uint8_t* mask, const std::vector<std::uint8_t>& within, const Geometry& g, int steps,
+                        bool cuda) {
+  const double one_voxel_mm = *std::min_element(g.spacing_mm.begin(), g.spacing_mm.end());
+  for (int step = 0; step < steps; ++step) {
+    (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, one_voxel_mm);
+    for (std::size_t v = 0; v < within.size(); ++v) mask[v] &= within[v];
+  }
+}
+
 }  // namespace
 
 float otsu_threshold(const ImageVolume& image) {
@@ -62,12 +74,18 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
 
   const bool cuda = backend == Backend::Cuda;
   (cuda ? detail::window_cuda : detail::window_cpu)(image.voxels.data(), n, result.threshold, upper, mask);
+  const std::vector<std::uint8_t> window =
+      params.restore_outline ? std::vector<std::uint8_t>(mask, mask + n) : std::vector<std::uint8_t>();
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.opening_radius_mm);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.opening_radius_mm);
   // Component labelling and hole filling are flood fills: they run on the host for both backends.
   if (detail::keep_largest_component(mask, g) == 0)
     throw Error("skull strip: no brain component found (threshold " + std::to_string(result.threshold) +
                 "; check the modality and the intensity window)");
+  if (params.restore_outline) {
+    const double voxel_mm = *std::min_element(g.spacing_mm.begin(), g.spacing_mm.end());
+    reconstruct_within(mask, window, g, int(std::lround(params.opening_radius_mm / voxel_mm)), cuda);
+  }
   detail::fill_holes(mask, g);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.closing_radius_mm);
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.closing_radius_mm);

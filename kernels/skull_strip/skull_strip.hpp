@@ -21,7 +21,13 @@ enum class StripMethod {
 struct SkullStripParams {
   float lower_hu = -10.0f;   ///< CT window: CSF and brain parenchyma ...
   float upper_hu = 100.0f;   ///< ... but not bone (700+) nor fat and air (-100 and below)
-  double opening_radius_mm = 3.0;
+  /// CT: a 5 mm opening cuts the bridges that partial-volume bone leaves between brain and
+  /// scalp (a 3 mm one let the scalp into 13 of 30 synthetic CT masks: ICV +35–44 %) ...
+  double opening_radius_mm = 5.0;
+  /// ... and a geodesic dilation inside the window, as many voxels as the opening's radius,
+  /// gives back the brain outline the opening shaved (CT ICV then within 1.5 % of the truth).
+  /// Not for MR: Otsu's mask holds the scalp right next to the thin dark skull.
+  bool restore_outline = true;
   double closing_radius_mm = 3.0;
   float background = 0.0f;   ///< value of the masked image outside the brain
 
@@ -32,6 +38,7 @@ struct SkullStripParams {
     SkullStripParams p;
     if (method == StripMethod::MrOtsu) {
       p.opening_radius_mm = 7.0;
+      p.restore_outline = false;
       p.closing_radius_mm = 15.0;
     }
     return p;

@@ -5,7 +5,7 @@
 #include <ctime>
 #include <string>
 
-namespace nc::cli {
+namespace nc {
 
 /// The current UTC time as 2026-11-23T21:27:39Z.
 inline std::string now_iso8601() {
@@ -15,4 +15,4 @@ inline std::string now_iso8601() {
   return text;
 }
 
-}  // namespace nc::cli
+}  // namespace nc

@@ -1,0 +1,62 @@
+#include "slurm/time_limit.hpp"
+
+#include <charconv>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace nc::slurm {
+namespace {
+
+[[noreturn]] void malformed(const std::string& text) {
+  throw UsageError("--time '" + text +
+                   "' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)");
+}
+
+long number(const std::string& part, const std::string& text) {
+  long value = -1;
+  const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+  if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || value < 0) malformed(text);
+  return value;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i)
+    if (i == text.size() || text[i] == separator) {
+      parts.push_back(text.substr(start, i - start));
+      start = i + 1;
+    }
+  return parts;
+}
+
+}  // namespace
+
+long parse_time_limit(const std::string& text) {
+  const auto dash = text.find('-');
+  long seconds = 0;
+  std::string clock = text;
+  if (dash != std::string::npos) {
+    seconds = number(text.substr(0, dash), text) * 86400;
+    clock = text.substr(dash + 1);
+  }
+  const auto parts = split(clock, ':');
+  if (parts.size() > 3) malformed(text);
+  std::vector<long> v;
+  for (const auto& p : parts) v.push_back(number(p, text));
+  if (dash != std::string::npos) {  // D-H, D-H:M, D-H:M:S
+    const long factors[3] = {3600, 60, 1};
+    for (std::size_t i = 0; i < v.size(); ++i) seconds += v[i] * factors[i];
+  } else if (v.size() == 1) {  // M
+    seconds = v[0] * 60;
+  } else if (v.size() == 2) {  // M:S
+    seconds = v[0] * 60 + v[1];
+  } else {  // H:M:S
+    seconds = v[0] * 3600 + v[1] * 60 + v[2];
+  }
+  if (seconds <= 0) malformed(text);
+  return seconds;
+}
+
+}  // namespace nc::slurm
