@@ -4,8 +4,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 DEMO_DIR ?= demo
+VALIDATE_DIR ?= validate
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo validate clean
 
 all: build
 
@@ -25,5 +26,9 @@ test: build
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)/cli/neurocohort $(DEMO_DIR)
 
+# The shipped model's volumes against the planted effects of 60 synthetic subjects (~12 min).
+validate: build
+	@bash scripts/validate_model.sh $(BUILD_DIR)/cli/neurocohort $(VALIDATE_DIR)
+
 clean:
-	@rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log $(DEMO_DIR)
+	@rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log $(DEMO_DIR) $(VALIDATE_DIR)
