@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "neurocohort: error: " << e.what() << " (see --help)\n";
     return kExitUsage;
+  } catch (const nc::Error& e) {  // an option's value checked by a subcommand's callback
+    std::cerr << "neurocohort: error: " << e.what() << '\n';
+    return kExitUsage;
   }
   try {
     return action();

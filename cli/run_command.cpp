@@ -223,7 +223,8 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
   const auto count = [&](const char* s) { return std::count(statuses.begin(), statuses.end(), s); };
   spdlog::info("run: {} ok, {} failed, {} pending in {}", count("ok"), count("failed"), count("pending"),
                options.out.string());
-  if (stop.load()) {
+  // A stop that came after the last scan was handed out changes nothing: the run is complete.
+  if (stop.load() && count("pending") > 0) {
     spdlog::warn("run: stopped by signal {}; scans in flight were finished and saved. Continue with --resume.",
                  stop_signal());
     return 128 + stop_signal();

@@ -276,13 +276,7 @@ std::vector<TableColumn> CohortStore::read_scan_table() const {
   std::vector<TableColumn> columns;
   for (const auto& name : scan_columns()) {
     if (std::find(kRecordColumns.begin(), kRecordColumns.end(), name) != kRecordColumns.end()) continue;
-    const std::string path = "/scans/" + name;
-    const Handle ds = open_dataset(impl_->file.get(), path);
-    const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
-    if (H5Tget_class(type.get()) == H5T_STRING)
-      columns.push_back({name, read_text_dataset(ds.get(), path)});
-    else
-      columns.push_back({name, read_number_dataset(ds.get(), path)});
+    columns.push_back(read_column(impl_->file.get(), "/scans/" + name, name));
   }
   return columns;
 }

@@ -199,4 +199,11 @@ std::vector<double> read_number_dataset(hid_t dataset, const std::string& what) 
   return values;
 }
 
+TableColumn read_column(hid_t file, const std::string& path, const std::string& name) {
+  const Handle ds = open_dataset(file, path);
+  const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
+  if (H5Tget_class(type.get()) == H5T_STRING) return {name, read_text_dataset(ds.get(), path)};
+  return {name, read_number_dataset(ds.get(), path)};
+}
+
 }  // namespace nc::io::h5

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/cohort_store.hpp"
+
 namespace nc::io::h5 {
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
@@ -61,6 +63,8 @@ std::vector<double> read_double_array_attribute(hid_t object, const char* name, 
 hsize_t extent(hid_t dataset);  ///< length of the first axis
 std::vector<std::string> read_text_dataset(hid_t dataset, const std::string& what);
 std::vector<double> read_number_dataset(hid_t dataset, const std::string& what);
+/// A 1-D dataset as a table column named `name`: text or numbers, as stored.
+TableColumn read_column(hid_t file, const std::string& path, const std::string& name);
 /// Selects elements [row, row+1) × [0, cols) of a 1-D (cols == 0) or 2-D dataset.
 Handle select_row(hid_t dataset, hsize_t row, hsize_t cols);
 void write_row_text(hid_t file, const std::string& path, hsize_t row, const std::string& value);

@@ -66,15 +66,8 @@ std::vector<TableColumn> TableFile::read_table(const std::string& group) const {
   const hid_t file = impl_->file.get();
   if (!has(group)) throw StoreError(impl_->path.string() + ": no table " + group);
   std::vector<TableColumn> columns;
-  for (const auto& name : group_members(file, group.c_str())) {
-    const std::string path = group + "/" + name;
-    const Handle ds = open_dataset(file, path);
-    const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
-    if (H5Tget_class(type.get()) == H5T_STRING)
-      columns.push_back({name, read_text_dataset(ds.get(), path)});
-    else
-      columns.push_back({name, read_number_dataset(ds.get(), path)});
-  }
+  for (const auto& name : group_members(file, group.c_str()))
+    columns.push_back(read_column(file, group + "/" + name, name));
   return columns;
 }
 

@@ -104,9 +104,14 @@ std::string submit(const fs::path& script, const std::vector<std::string>& extra
   argv.push_back(script.string());
   const ProgramOutput result = run_program(argv);
   if (result.exit_code != 0) {
-    const auto message = lines_of(result.err);
+    // Every line sbatch printed, without its "sbatch: error: " prefixes, on one line.
+    std::string message;
+    for (auto line : lines_of(result.err)) {
+      if (line.rfind("sbatch: error: ", 0) == 0) line.erase(0, 15);
+      message += (message.empty() ? "" : "; ") + line;
+    }
     throw Error("sbatch refused " + script.filename().string() + ": " +
-                (message.empty() ? "exit code " + std::to_string(result.exit_code) : message.back()));
+                (message.empty() ? "exit code " + std::to_string(result.exit_code) : message));
   }
   // --parsable prints "id" or "id;cluster".
   const std::string id = split(trim(result.out), ';').front();

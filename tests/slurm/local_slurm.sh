@@ -45,8 +45,8 @@ set_paths() {
     case $dir in
         *[[:space:],=\#]*) die "DIR must not contain whitespace, ',', '=' or '#' (slurm.conf syntax): $dir" ;;
     esac
-    mkdir -p "$dir"
-    DIR=$(cd "$dir" && pwd -P)
+    # Absolute, so that the paths written into slurm.conf work from any cwd.
+    DIR=$(realpath -m -- "$dir")
     CONF=$DIR/slurm.conf
     MUNGE_DIR=$DIR/munge
     MUNGE_SOCKET=$MUNGE_DIR/munge.socket
@@ -187,13 +187,8 @@ PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 PartitionName=short Nodes=$NODE MaxTime=60 State=UP
 EOF
     : >"$DIR/plugstack.conf"
-    # Only read when a cgroup plugin is used; written so that nothing falls back
-    # to /etc/slurm/cgroup.conf.
-    cat >"$DIR/cgroup.conf" <<EOF
-CgroupAutomount=no
-ConstrainCores=no
-ConstrainRAMSpace=no
-EOF
+    # No cgroup.conf: the daemons look for it next to slurm.conf and use
+    # defaults when it is missing; no cgroup plugin is configured anyway.
 }
 
 # --- daemons ----------------------------------------------------------------
@@ -218,7 +213,10 @@ launch() {
 
 start_munged() {
     # In the foreground munged logs to stderr (log/munged.stdout), not --log-file.
-    launch munged --foreground \
+    # --force: munged refuses a socket whose ancestors are not searchable by all
+    # users (e.g. DIR under a 0700 `mktemp -d`); --force makes that a warning.
+    # Only root could then reach the socket, which is all the tests need.
+    launch munged --foreground --force \
         --socket="$MUNGE_SOCKET" --key-file="$MUNGE_KEY" \
         --pid-file="$MUNGE_DIR/munged.pid" --seed-file="$MUNGE_DIR/munged.seed"
     local i
@@ -248,7 +246,7 @@ wait_idle() {
             live_pid "$d" >/dev/null || fail_start "$d exited during startup"
         done
         state=$(SLURM_CONF=$CONF sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n1) || true
-        # "idle" or "idle*"-free: a trailing * would mean not responding.
+        # Exactly "idle": "idle*" would mean slurmd is not responding.
         [[ $state == idle ]] && return 0
         sleep 1
     done
@@ -291,19 +289,16 @@ stop_daemon() {
 # controller is still up so that no job processes stay behind.
 cancel_jobs() {
     live_pid slurmctld >/dev/null && live_pid munged >/dev/null || return 0
-    export SLURM_CONF=$CONF
     local jobs i
-    jobs=$(squeue -h -o %i 2>/dev/null) || true
-    if [[ -n $jobs ]]; then
-        # Any user's jobs: we are root and the whole cluster is going away.
-        # shellcheck disable=SC2086
-        scancel --full --quiet $jobs 2>/dev/null || true
-        for ((i = 0; i < 30; i++)); do
-            [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break
-            sleep 0.5
-        done
-    fi
-    unset SLURM_CONF
+    jobs=$(SLURM_CONF=$CONF squeue -h -o %i 2>/dev/null) || true
+    [[ -n $jobs ]] || return 0
+    # Any user's jobs: we are root and the whole cluster is going away.
+    # shellcheck disable=SC2086
+    SLURM_CONF=$CONF scancel --full --quiet $jobs 2>/dev/null || true
+    for ((i = 0; i < 30; i++)); do
+        [[ -z $(SLURM_CONF=$CONF squeue -h -o %i 2>/dev/null) ]] && break
+        sleep 0.5
+    done
 }
 
 stop_all() {
@@ -329,6 +324,7 @@ cmd_start() {
             die "$d already running for $DIR; run '$PROG stop $DIR' first"
         fi
     done
+    mkdir -p "$DIR"
     # Clean slate: leftovers from an earlier run would confuse the tests.
     rm -rf "$CTLD_STATE" "$SLURMD_SPOOL" "$LOG_DIR" "$RUN_DIR" "$JOBCOMP_LOG"
     pick_ports
@@ -362,9 +358,6 @@ main() {
         start | stop | env | status) ;;
         *) usage ;;
     esac
-    if [[ $cmd == stop && ! -d $2 ]]; then
-        return 0 # nothing was ever started there
-    fi
     set_paths "$2"
     case $cmd in
         start) cmd_start ;;
