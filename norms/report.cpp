@@ -23,7 +23,8 @@ h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:0.8em;margin:0.5em 0}
 td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f3f3f3}
 td:first-child,td:nth-child(2){text-align:left}.plots{display:flex;flex-wrap:wrap;gap:8px}
-.plot{width:420px}.notes{font-size:0.85em;color:#555})";
+.plot{width:420px}.notes{font-size:0.85em;color:#555}
+dl.notes{display:grid;grid-template-columns:max-content auto;gap:0 1em}dl.notes dd{margin:0})";
 
 std::string escape_html(const std::string& s) {
   std::string out;
@@ -191,7 +192,7 @@ void plot_asymmetry(Plotter& plotter, const Table& asymmetry) {
   data_block(s, "M", male);
   s << "set title 'asymmetry index 2(L-R)/(L+R), 95% CI'\nset xtics (";
   for (std::size_t k = 0; k < pairs.size(); ++k) s << (k ? ", " : "") << quoted(pairs[k]) << ' ' << k;
-  s << ")\nset xrange [-0.6:" << double(pairs.size()) - 0.4 << "]\nset yzeroaxis\nset arrow from graph 0, first 0 "
+  s << ")\nset xrange [-0.6:" << double(pairs.size()) - 0.4 << "]\nset key below horizontal\nset arrow from graph 0, first 0 "
     << "to graph 1, first 0 nohead lc rgb '#888888'\n"
     << "plot $all using 1:2:3:4 with yerrorbars pt 7 lc rgb '#333333' title 'all', $F using 1:2:3:4 with yerrorbars "
     << "pt 7 lc rgb '" << kFemaleColour << "' title 'F', $M using 1:2:3:4 with yerrorbars pt 7 lc rgb '" << kMaleColour
@@ -207,7 +208,7 @@ void plot_bland_altman(Plotter& plotter, const std::string& id, const std::strin
   const double bias = std::get<double>(agreement_row[4]), low = std::get<double>(agreement_row[6]),
                high = std::get<double>(agreement_row[7]);
   s << "set title " << quoted("Bland-Altman: " + measure) << "\nset xlabel 'mean of A and B (mL)'\n"
-    << "set ylabel 'A - B (mL)'\nset key bottom right\n"
+    << "set ylabel 'A - B (mL)'\nset key below horizontal\n"
     << "plot $D using 1:2 with points pt 7 ps 0.4 lc rgb '#7570b3' title 'scans', " << bias
     << " with lines lw 2 lc rgb '#1b9e77' title 'bias', " << low << " with lines dt 2 lc rgb '#e7298a' title '95% LoA', "
     << high << " with lines dt 2 lc rgb '#e7298a' notitle\n";
