@@ -59,7 +59,10 @@ BENCHMARK_DEFINE_F(NormsFixture, ReadVolumesTable)(benchmark::State& state) {
   state.counters["MB"] = double(fs::file_size(path_)) / 1e6;
 }
 BENCHMARK_REGISTER_F(NormsFixture, ReadVolumesTable)
-    ->Args({100000, 200})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+    ->Args({100000, 200})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 BENCHMARK_DEFINE_F(NormsFixture, BuildTablesAndModel)(benchmark::State& state) {
   const nc::norms::Cohort cohort = nc::norms::load_cohort(path_);
@@ -68,7 +71,10 @@ BENCHMARK_DEFINE_F(NormsFixture, BuildTablesAndModel)(benchmark::State& state) {
   state.counters["regions"] = double(cohort.regions.size());
 }
 BENCHMARK_REGISTER_F(NormsFixture, BuildTablesAndModel)
-    ->Args({100000, 200})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+    ->Args({100000, 200})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 }  // namespace
 

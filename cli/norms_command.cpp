@@ -7,9 +7,9 @@
 #include <memory>
 #include <optional>
 
-#include "core/clock.hpp"
 #include "cli/commands.hpp"
 #include "cli/version.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "io/table_file.hpp"
 #include "norms/build.hpp"
@@ -45,9 +45,7 @@ struct AgreeOptions {
 
 class Stopwatch {
  public:
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 
  private:
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -90,7 +88,8 @@ int run_build(const BuildOptions& options) {
 
   const auto result = norms::build_norms(cohort, compared ? &*compared : nullptr, options.analysis, options.knots);
   const auto& [tables, model, reference, notes] = result;
-  spdlog::info("norms: statistics of {} measures in {:.1f} s", norms::measures_of(cohort).names.size(), clock.seconds());
+  spdlog::info("norms: statistics of {} measures in {:.1f} s", norms::measures_of(cohort).names.size(),
+               clock.seconds());
   log_notes(notes);
 
   auto file = io::TableFile::create(options.out);
@@ -116,8 +115,13 @@ int run_build(const BuildOptions& options) {
     spdlog::info("norms: tables in {}", options.tsv_dir.string());
   }
   if (!options.report.empty()) {
-    norms::ReportContent content{"neurocohort normative report", &cohort, model ? &*model : nullptr,
-                                 compared ? &*compared : nullptr, {}, notes, provenance};
+    norms::ReportContent content{"neurocohort normative report",
+                                 &cohort,
+                                 model ? &*model : nullptr,
+                                 compared ? &*compared : nullptr,
+                                 {},
+                                 notes,
+                                 provenance};
     for (const auto& t : tables) content.tables.push_back(&t);
     norms::write_report(content, options.report);
     spdlog::info("norms: report {}", options.report.string());
@@ -152,7 +156,12 @@ int run_agree(const AgreeOptions& options) {
   if (table.rows.empty()) throw Error("agree: no measure could be compared (see the warnings)");
   table.write_tsv(options.out);
   if (!options.report.empty()) {
-    norms::ReportContent content{"neurocohort method agreement", &a, nullptr, &b, {&table}, notes,
+    norms::ReportContent content{"neurocohort method agreement",
+                                 &a,
+                                 nullptr,
+                                 &b,
+                                 {&table},
+                                 notes,
                                  {{"A", options.a.string()}, {"B", options.b.string()}, {"created", now_iso8601()}}};
     norms::write_report(content, options.report);
   }
@@ -222,9 +231,13 @@ void add_norms_command(CLI::App& app, Action& action) {
   auto score = std::make_shared<ScoreOptions>();
   auto* s = norms_cmd->add_subcommand("score", "z-scores and centiles of scans against a normative reference");
   s->add_option("input", score->input, "RESULTS.h5 or volumes table")->required()->check(CLI::ExistingFile);
-  s->add_option("--reference", score->reference, "NORMS.h5 written by norms build")->required()->check(CLI::ExistingFile);
+  s->add_option("--reference", score->reference, "NORMS.h5 written by norms build")
+      ->required()
+      ->check(CLI::ExistingFile);
   s->add_option("--out", score->out, "SCORES.tsv to write")->required();
-  s->add_option("--threshold", score->threshold, "Flag |z| above this")->check(CLI::PositiveNumber)->capture_default_str();
+  s->add_option("--threshold", score->threshold, "Flag |z| above this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_exclude(s, score->exclude);
   s->callback([score, &action] { action = [score] { return run_score(*score); }; });
 }

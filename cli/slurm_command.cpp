@@ -102,8 +102,12 @@ int run_submit(SubmitOptions o) {
     throw UsageError("sbatch is not on PATH: run this on a Slurm login node (or use --dry-run to see the script)");
   if (!o.dry_run) prepare_out_dir(dir);
 
-  slurm::RunJob job{self_executable(), fs::absolute(o.manifest), dir / "results.h5", run_arguments(o),
-                    o.launcher == "mpirun" ? slurm::Launcher::Mpirun : slurm::Launcher::Srun, o.array};
+  slurm::RunJob job{self_executable(),
+                    fs::absolute(o.manifest),
+                    dir / "results.h5",
+                    run_arguments(o),
+                    o.launcher == "mpirun" ? slurm::Launcher::Mpirun : slurm::Launcher::Srun,
+                    o.array};
   if (o.array > 0) {
     job.manifest = dir / "chunks" / "%a.tsv";
     job.results = dir / "chunks" / "%a.h5";
@@ -111,13 +115,13 @@ int run_submit(SubmitOptions o) {
   const std::string run_script = slurm::render_run_script(o.resources, job, dir / "logs");
   std::vector<fs::path> chunk_results;
   for (int c = 0; c < o.array; ++c) chunk_results.push_back(dir / "chunks" / (slurm::chunk_name(c) + ".h5"));
-  const std::string merge_script =
-      o.array > 0 ? slurm::render_merge_script(o.resources, job.neurocohort, chunk_results, dir / "results.h5",
-                                               dir / "logs")
-                  : "";
+  const std::string merge_script = o.array > 0 ? slurm::render_merge_script(o.resources, job.neurocohort, chunk_results,
+                                                                            dir / "results.h5", dir / "logs")
+                                               : "";
   if (o.dry_run) {
     std::cout << run_script;
-    if (!merge_script.empty()) std::cout << "\n# ---- merge job (submitted with --dependency=afterok:<array>) ----\n" << merge_script;
+    if (!merge_script.empty())
+      std::cout << "\n# ---- merge job (submitted with --dependency=afterok:<array>) ----\n" << merge_script;
     return kExitOk;
   }
 
@@ -130,20 +134,24 @@ int run_submit(SubmitOptions o) {
     for (const auto& p : chunk_results) results.push_back(p.string());
   else
     results.push_back(job.results.string());
-  record_job(dir, {{"id", run_id}, {"kind", o.array > 0 ? "array" : "run"}, {"script", run_path.string()},
-                   {"manifest", fs::absolute(o.manifest).string()}, {"results", results}});
+  record_job(dir, {{"id", run_id},
+                   {"kind", o.array > 0 ? "array" : "run"},
+                   {"script", run_path.string()},
+                   {"manifest", fs::absolute(o.manifest).string()},
+                   {"results", results}});
   spdlog::info("slurm: submitted {} as job {}{}", run_path.string(), run_id,
                o.array > 0 ? fmt::format(" ({} array tasks)", o.array) : "");
   if (o.array > 0) {
     const fs::path merge_path = dir / "merge.sbatch";
     write_text(merge_path, merge_script);
     const std::string merge_id = slurm::submit(merge_path, {"--dependency=afterok:" + run_id});
-    record_job(dir, {{"id", merge_id}, {"kind", "merge"}, {"script", merge_path.string()},
+    record_job(dir, {{"id", merge_id},
+                     {"kind", "merge"},
+                     {"script", merge_path.string()},
                      {"results", json::array({(dir / "results.h5").string()})}});
     spdlog::info("slurm: submitted {} as job {}, after every array task succeeds", merge_path.string(), merge_id);
   }
-  spdlog::info("slurm: watch it with `neurocohort slurm status {}`; logs in {}", dir.string(),
-               (dir / "logs").string());
+  spdlog::info("slurm: watch it with `neurocohort slurm status {}`; logs in {}", dir.string(), (dir / "logs").string());
   std::cout << run_id << "\n";
   return kExitOk;
 }
@@ -201,8 +209,9 @@ void add_slurm_command(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   submit->add_option("--time", o->resources.time, "Time limit (Slurm format)")->capture_default_str();
-  submit->add_option("--checkpoint-seconds", o->resources.checkpoint_seconds,
-                     "Checkpoint and requeue this long before the time limit")
+  submit
+      ->add_option("--checkpoint-seconds", o->resources.checkpoint_seconds,
+                   "Checkpoint and requeue this long before the time limit")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   submit->add_option("--partition", o->resources.partition, "Partition");

@@ -2,9 +2,12 @@
 
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
-  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
-  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
-  set(CMAKE_CUDA_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  # base_dir makes paths inside the checkout relative in ccache's hash, so that a fresh clone
+  # elsewhere (CI) reuses what any other checkout compiled.
+  set(_nc_ccache ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${PROJECT_SOURCE_DIR} ${CCACHE_PROGRAM})
+  set(CMAKE_C_COMPILER_LAUNCHER ${_nc_ccache})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${_nc_ccache})
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${_nc_ccache})
 endif()
 
 # NEUROCOHORT_CUDA defaults ON wherever nvcc is found, GPU or not: CUDA sources must compile

@@ -46,7 +46,8 @@ Handle open_dataset(hid_t file, const std::string& path) {
 }
 
 Handle create_group(hid_t parent, const char* name) {
-  return Handle(check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), std::string("create group ") + name),
+  return Handle(check(H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      std::string("create group ") + name),
                 H5Gclose);
 }
 

@@ -53,8 +53,7 @@ void check_compatible(const CohortStore& first, const fs::path& first_path, cons
                       const fs::path& path) {
   const auto where = path.string() + " and " + first_path.string();
   if (!same_regions(first.regions(), other.regions())) throw StoreError(where + " have different region tables");
-  if (sorted(first.metric_names()) != sorted(other.metric_names()))
-    throw StoreError(where + " have different metrics");
+  if (sorted(first.metric_names()) != sorted(other.metric_names())) throw StoreError(where + " have different metrics");
   if (sorted(first.scan_columns()) != sorted(other.scan_columns()))
     throw StoreError(where + " have different manifest columns");
   if (attribute_or(first, "model_sha256", "") != attribute_or(other, "model_sha256", ""))
@@ -102,12 +101,14 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
     std::visit([](auto& values) { values.clear(); }, column.values);
     for (std::size_t o = 0; o < first_input.size(); ++o) {
       const auto& source = tables[first_input[o]];
-      const auto found = std::find_if(source.begin(), source.end(), [&](const auto& c) { return c.name == column.name; });
+      const auto found =
+          std::find_if(source.begin(), source.end(), [&](const auto& c) { return c.name == column.name; });
       std::visit(
           [&](auto& values) {
             using Values = std::decay_t<decltype(values)>;
             const auto* from = std::get_if<Values>(&found->values);
-            if (!from) throw StoreError(inputs[first_input[o]].string() + ": column " + column.name + " has another type");
+            if (!from)
+              throw StoreError(inputs[first_input[o]].string() + ": column " + column.name + " has another type");
             values.push_back((*from)[first_row[o]]);
           },
           column.values);

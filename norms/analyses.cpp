@@ -64,8 +64,8 @@ std::vector<long> all_rows(const Cohort& c) {
 void add_level_strata(std::vector<Stratum>& strata, const Cohort& c, const char* name,
                       const std::vector<std::string>& column) {
   for (const auto& level : levels(column, all_rows(c)))
-    strata.push_back({std::string(name) + "=" + level,
-                      rows_where(c, [&](std::size_t i) { return column[i] == level; })});
+    strata.push_back(
+        {std::string(name) + "=" + level, rows_where(c, [&](std::size_t i) { return column[i] == level; })});
 }
 
 std::vector<Stratum> sex_strata(const Cohort& c) {
@@ -80,9 +80,9 @@ std::vector<Stratum> age_band_strata(const Cohort& c, const std::vector<double>&
   for (std::size_t b = 0; b <= edges.size(); ++b) {
     const double low = b == 0 ? -std::numeric_limits<double>::infinity() : edges[b - 1];
     const double high = b == edges.size() ? std::numeric_limits<double>::infinity() : edges[b];
-    std::string label = b == 0                ? "age<=" + format_number(high)
-                        : b == edges.size()   ? "age>" + format_number(low)
-                                              : format_number(low) + "<age<=" + format_number(high);
+    std::string label = b == 0              ? "age<=" + format_number(high)
+                        : b == edges.size() ? "age>" + format_number(low)
+                                            : format_number(low) + "<age<=" + format_number(high);
     strata.push_back({label, rows_where(c, [&](std::size_t i) { return c.age[i] > low && c.age[i] <= high; })});
   }
   return strata;
@@ -223,7 +223,7 @@ Table descriptives(const Cohort& c, const MeasureSet& measures, const IcvAdjustm
   if (c.has_modality) add_level_strata(strata, c, "modality", c.modality);
 
   const auto summary_row = [](const std::string& measure, const char* kind, const std::string& stratum,
-                               const Summary& s) -> std::vector<Cell> {
+                              const Summary& s) -> std::vector<Cell> {
     return {measure, std::string(kind), stratum, double(s.n), s.mean, s.sd, s.median, s.min, s.max};
   };
   for_each_item(measures.names.size(), table.rows, notes, [&](std::size_t m, Rows& rows, Notes& item_notes) {
@@ -243,7 +243,8 @@ Table descriptives(const Cohort& c, const MeasureSet& measures, const IcvAdjustm
         if (std::isfinite(c.icv_ml[std::size_t(i)]))
           adjusted.push_back(measures.values(i, long(m)) -
                              adjustment->beta[m] * (c.icv_ml[std::size_t(i)] - adjustment->mean_icv[m]));
-      if (adjusted.size() >= 2) rows.push_back(summary_row(measures.names[m], "icv_adjusted", stratum.label, summarize(adjusted)));
+      if (adjusted.size() >= 2)
+        rows.push_back(summary_row(measures.names[m], "icv_adjusted", stratum.label, summarize(adjusted)));
     }
   });
   return table;
@@ -258,8 +259,8 @@ Table regression(const Cohort& c, const MeasureSet& measures, const AnalysisOpti
     const std::string& name = measures.names[m];
     std::vector<long> used;
     for (long i : finite_rows(measures.values, long(m), all_rows(c))) {
-      const bool log_ok = (!options.log_volume || measures.values(i, long(m)) > 0) &&
-                          (!options.log_age || c.age[std::size_t(i)] > 0);
+      const bool log_ok =
+          (!options.log_volume || measures.values(i, long(m)) > 0) && (!options.log_age || c.age[std::size_t(i)] > 0);
       if (log_ok) used.push_back(i);
     }
     DesignBuilder design(used);
@@ -285,9 +286,9 @@ Table regression(const Cohort& c, const MeasureSet& measures, const AnalysisOpti
     for (std::size_t j = 0; j < d.terms.size(); ++j) {
       const long k = long(j);
       rows.push_back({name, d.terms[j], fit.beta[k], fit.std_error[k], fit.t[k], fit.p[k],
-                      fit.beta[k] - t_crit * fit.std_error[k], fit.beta[k] + t_crit * fit.std_error[k],
-                      double(fit.n), double(fit.df_resid), fit.r_squared, fit.adj_r_squared,
-                      rho.ok() ? rho.r : kNaN, rho.ok() ? rho.p : kNaN});
+                      fit.beta[k] - t_crit * fit.std_error[k], fit.beta[k] + t_crit * fit.std_error[k], double(fit.n),
+                      double(fit.df_resid), fit.r_squared, fit.adj_r_squared, rho.ok() ? rho.r : kNaN,
+                      rho.ok() ? rho.p : kNaN});
     }
   });
   return table;
@@ -354,8 +355,7 @@ Table group_comparison(const Cohort& c, const AnalysisOptions& options, Notes& n
     std::vector<long> used;
     for (long i : finite_rows(c.volume_ml, long(r), all_rows(c))) {
       const auto& group = c.group[std::size_t(i)];
-      if ((group == g || group == options.control_group) && std::isfinite(c.icv_ml[std::size_t(i)]))
-        used.push_back(i);
+      if ((group == g || group == options.control_group) && std::isfinite(c.icv_ml[std::size_t(i)])) used.push_back(i);
     }
     DesignBuilder design(used);
     design.add("intercept", [](std::size_t) { return 1.0; });

@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Columns of the manifest and of the results record: never regions.
-const std::set<std::string> kReservedColumns = {"scan_id", "image", "modality", "age", "sex", "group", "site",
-                                                "labels", "status", "error", "icv_ml", "seconds", "host", "rank"};
+const std::set<std::string> kReservedColumns = {"scan_id", "image",  "modality", "age",    "sex",     "group", "site",
+                                                "labels",  "status", "error",    "icv_ml", "seconds", "host",  "rank"};
 
 bool is_missing(const std::string& field) {
   return field.empty() || field == "n/a" || field == "NA" || field == "NaN" || field == "nan";
@@ -142,9 +142,8 @@ Cohort load_volumes_table(const fs::path& path, const LoadOptions& options) {
   std::vector<long> region_columns;
   for (std::size_t j = 0; j < table.header.size(); ++j) {
     const std::string& name = table.header[j];
-    if (kReservedColumns.count(name) ||
-        std::find(options.exclude_columns.begin(), options.exclude_columns.end(), name) !=
-            options.exclude_columns.end())
+    if (kReservedColumns.count(name) || std::find(options.exclude_columns.begin(), options.exclude_columns.end(),
+                                                  name) != options.exclude_columns.end())
       continue;
     const bool numeric = std::all_of(table.rows.begin(), table.rows.end(),
                                      [&](const io::TsvRow& row) { return parse_number(row.fields[j]).has_value(); });
@@ -155,8 +154,8 @@ Cohort load_volumes_table(const fs::path& path, const LoadOptions& options) {
   Cohort c;
   c.sources = {path.string()};
   for (long j : region_columns) c.regions.push_back(measure_from_name(table.header[std::size_t(j)]));
-  const long status = column("status"), group = column("group"), site = column("site"),
-             modality = column("modality"), icv = column("icv_ml");
+  const long status = column("status"), group = column("group"), site = column("site"), modality = column("modality"),
+             icv = column("icv_ml");
   std::vector<const io::TsvRow*> rows;
   for (const auto& row : table.rows) {
     if (status >= 0 && row.fields[std::size_t(status)] != "ok") {
@@ -209,7 +208,9 @@ Measure measure_from_name(const std::string& name) {
     const std::size_t n = std::char_traits<char>::length(s);
     return name.size() > n && name.compare(name.size() - n, n, s) == 0;
   };
-  const auto starts_with = [&](const char* s) { return name.size() > std::char_traits<char>::length(s) && name.rfind(s, 0) == 0; };
+  const auto starts_with = [&](const char* s) {
+    return name.size() > std::char_traits<char>::length(s) && name.rfind(s, 0) == 0;
+  };
   if (ends_with("_L")) return {name, "L", name.substr(0, name.size() - 2)};
   if (ends_with("_R")) return {name, "R", name.substr(0, name.size() - 2)};
   if (starts_with("Left-")) return {name, "L", name.substr(5)};

@@ -25,10 +25,10 @@ struct Cohort {
   std::vector<double> age, icv_ml;                               ///< icv_ml NaN when absent
   bool has_group = false, has_site = false, has_modality = false, has_icv = false;
   std::vector<Measure> regions;
-  Eigen::MatrixXd volume_ml;              ///< scans × regions, NaN where not measured
-  std::optional<Eigen::MatrixXd> dice;    ///< scans × regions, when an input had Dice
-  std::vector<std::string> sources;       ///< the input files
-  std::size_t skipped_scans = 0;          ///< rows not ok (failed or pending) in the inputs
+  Eigen::MatrixXd volume_ml;            ///< scans × regions, NaN where not measured
+  std::optional<Eigen::MatrixXd> dice;  ///< scans × regions, when an input had Dice
+  std::vector<std::string> sources;     ///< the input files
+  std::size_t skipped_scans = 0;        ///< rows not ok (failed or pending) in the inputs
 
   std::size_t size() const { return scan_id.size(); }
 };

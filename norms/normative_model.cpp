@@ -128,16 +128,17 @@ NormativeModel read_normative_model(const io::TableFile& file, const std::filesy
   model.coefficients = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       coefficients.data(), long(m), long(p));
   for (std::size_t k = 0; k < m; ++k)
-    model.xtx_inverse.push_back(Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-        xtx.data() + k * p * p, long(p), long(p)));
+    model.xtx_inverse.push_back(
+        Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(xtx.data() + k * p * p,
+                                                                                                 long(p), long(p)));
   return model;
 }
 
 Table score(const Cohort& c, const NormativeModel& model, double threshold, Notes& notes) {
-  Table table{"scores",
-              {"scan_id", "measure", "age", "sex", "volume_ml", "expected_ml", "z", "centile", "flagged",
-               "outside_age_range"},
-              {}};
+  Table table{
+      "scores",
+      {"scan_id", "measure", "age", "sex", "volume_ml", "expected_ml", "z", "centile", "flagged", "outside_age_range"},
+      {}};
   const MeasureSet measures = measures_of(c);
   std::vector<std::pair<std::size_t, std::size_t>> pairs;  // (cohort measure, model measure)
   for (std::size_t m = 0; m < measures.names.size(); ++m) {

@@ -30,11 +30,20 @@ std::string escape_html(const std::string& s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -192,7 +201,8 @@ void plot_asymmetry(Plotter& plotter, const Table& asymmetry) {
   data_block(s, "M", male);
   s << "set title 'asymmetry index 2(L-R)/(L+R), 95% CI'\nset xtics (";
   for (std::size_t k = 0; k < pairs.size(); ++k) s << (k ? ", " : "") << quoted(pairs[k]) << ' ' << k;
-  s << ")\nset xrange [-0.6:" << double(pairs.size()) - 0.4 << "]\nset key below horizontal\nset arrow from graph 0, first 0 "
+  s << ")\nset xrange [-0.6:" << double(pairs.size()) - 0.4
+    << "]\nset key below horizontal\nset arrow from graph 0, first 0 "
     << "to graph 1, first 0 nohead lc rgb '#888888'\n"
     << "plot $all using 1:2:3:4 with yerrorbars pt 7 lc rgb '#333333' title 'all', $F using 1:2:3:4 with yerrorbars "
     << "pt 7 lc rgb '" << kFemaleColour << "' title 'F', $M using 1:2:3:4 with yerrorbars pt 7 lc rgb '" << kMaleColour
@@ -210,8 +220,8 @@ void plot_bland_altman(Plotter& plotter, const std::string& id, const std::strin
   s << "set title " << quoted("Bland-Altman: " + measure) << "\nset xlabel 'mean of A and B (mL)'\n"
     << "set ylabel 'A - B (mL)'\nset key below horizontal\n"
     << "plot $D using 1:2 with points pt 7 ps 0.4 lc rgb '#7570b3' title 'scans', " << bias
-    << " with lines lw 2 lc rgb '#1b9e77' title 'bias', " << low << " with lines dt 2 lc rgb '#e7298a' title '95% LoA', "
-    << high << " with lines dt 2 lc rgb '#e7298a' notitle\n";
+    << " with lines lw 2 lc rgb '#1b9e77' title 'bias', " << low
+    << " with lines dt 2 lc rgb '#e7298a' title '95% LoA', " << high << " with lines dt 2 lc rgb '#e7298a' notitle\n";
 }
 
 std::string composition(const Cohort& c) {
@@ -320,7 +330,8 @@ void write_report(const ReportContent& content, const fs::path& out) {
        << composition(c);
   if (!content.provenance.empty()) {
     html << "<dl class=\"notes\">";
-    for (const auto& [k, v] : content.provenance) html << "<dt>" << escape_html(k) << "</dt><dd>" << escape_html(v) << "</dd>";
+    for (const auto& [k, v] : content.provenance)
+      html << "<dt>" << escape_html(k) << "</dt><dd>" << escape_html(v) << "</dd>";
     html << "</dl>\n";
   }
   html << "<h2>Volume against age</h2>\n<p>Points: scans (at most " << kMaxPlottedScans

@@ -18,9 +18,9 @@ namespace nc::norms {
 struct ReportContent {
   std::string title;
   const Cohort* cohort = nullptr;
-  const NormativeModel* model = nullptr;   ///< optional: curves and centile bands
-  const Cohort* compared = nullptr;        ///< optional: the B of the agreement (Bland–Altman)
-  std::vector<const Table*> tables;        ///< shown in this order; empty tables are left out
+  const NormativeModel* model = nullptr;  ///< optional: curves and centile bands
+  const Cohort* compared = nullptr;       ///< optional: the B of the agreement (Bland–Altman)
+  std::vector<const Table*> tables;       ///< shown in this order; empty tables are left out
   Notes notes;
   std::vector<std::pair<std::string, std::string>> provenance;  ///< shown as a definition list
 };

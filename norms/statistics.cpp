@@ -34,8 +34,7 @@ OlsFit ols(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) {
   fit.sigma2 = ssr / double(fit.df_resid);
   // (X'X)⁻¹ = P R⁻¹ R⁻ᵀ Pᵀ from the QR factors: better conditioned than inverting X'X.
   const Eigen::MatrixXd r = qr.matrixR().topLeftCorner(p, p).triangularView<Eigen::Upper>();
-  const Eigen::MatrixXd r_inverse =
-      r.triangularView<Eigen::Upper>().solve(Eigen::MatrixXd::Identity(p, p));
+  const Eigen::MatrixXd r_inverse = r.triangularView<Eigen::Upper>().solve(Eigen::MatrixXd::Identity(p, p));
   const Eigen::MatrixXd permuted = r_inverse * r_inverse.transpose();
   const auto& perm = qr.colsPermutation();
   fit.xtx_inverse = perm * permuted * perm.transpose();

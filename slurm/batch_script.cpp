@@ -93,8 +93,8 @@ std::string render_run_script(const JobResources& r, const RunJob& job, const fs
       << "# taking new scans, finishes and saves those in flight, and exits with 138 (128 + USR1).\n"
       << "checkpoint() {\n  echo \"neurocohort: time limit near: checkpointing\"\n"
       << "  kill -USR1 \"$run_pid\" 2>/dev/null\n}\ntrap checkpoint USR1\n\n"
-      << launcher << quote(job.neurocohort.string()) << " run " << manifest << " --out " << results
-      << " --resume" << (array ? " --allow-external-paths" : "") << join_args(job.run_args) << " &\n"
+      << launcher << quote(job.neurocohort.string()) << " run " << manifest << " --out " << results << " --resume"
+      << (array ? " --allow-external-paths" : "") << join_args(job.run_args) << " &\n"
       << "run_pid=$!\n"
       << "# wait returns early when the trapped signal arrives: wait again until the run has exited.\n"
       << "while true; do\n  wait \"$run_pid\"\n  status=$?\n  kill -0 \"$run_pid\" 2>/dev/null || break\ndone\n\n"

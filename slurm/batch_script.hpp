@@ -15,7 +15,7 @@ namespace nc::slurm {
 
 struct JobResources {
   int nodes = 1;
-  int gpus_per_node = 0;        ///< 0: a CPU job, one task per node
+  int gpus_per_node = 0;  ///< 0: a CPU job, one task per node
   int cpus_per_task = 2;
   std::string time = "04:00:00";
   long checkpoint_seconds = 300;  ///< USR1 this long before the time limit

@@ -60,20 +60,24 @@ TEST(VolumesTable, NumericColumnsAreRegionsUnlessExcluded) {
 
 TEST(VolumesTable, BadRowsNameFileAndLine) {
   test::TempDir dir;
-  EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "a.tsv", "scan_id\tage\tsex\tx\ns1\t2\tX\t1\n")); })
-                .find("a.tsv:2: sex must be M or F"),
+  EXPECT_NE(error_of([&] {
+              load_cohort(write_file(dir, "a.tsv", "scan_id\tage\tsex\tx\ns1\t2\tX\t1\n"));
+            }).find("a.tsv:2: sex must be M or F"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "b.tsv", "scan_id\tsex\tx\ns1\tM\t1\n")); })
-                .find("no column age"),
+  EXPECT_NE(
+      error_of([&] { load_cohort(write_file(dir, "b.tsv", "scan_id\tsex\tx\ns1\tM\t1\n")); }).find("no column age"),
+      std::string::npos);
+  EXPECT_NE(error_of([&] {
+              load_cohort(write_file(dir, "c.tsv", "scan_id\tage\tsex\tx\ns1\t2\tM\n"));
+            }).find("c.tsv:2: 3 fields for 4 columns"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "c.tsv", "scan_id\tage\tsex\tx\ns1\t2\tM\n")); })
-                .find("c.tsv:2: 3 fields for 4 columns"),
+  EXPECT_NE(error_of([&] {
+              load_cohort(write_file(dir, "d.tsv", "scan_id\tage\tsex\ns1\t2\tM\n"));
+            }).find("no region columns"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "d.tsv", "scan_id\tage\tsex\ns1\t2\tM\n")); })
-                .find("no region columns"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "e.tsv", "scan_id\tage\tsex\tx\ns1\told\tM\t1\n")); })
-                .find("e.tsv:2: age must be a number"),
+  EXPECT_NE(error_of([&] {
+              load_cohort(write_file(dir, "e.tsv", "scan_id\tage\tsex\tx\ns1\told\tM\t1\n"));
+            }).find("e.tsv:2: age must be a number"),
             std::string::npos);
   EXPECT_NE(error_of([&] { load_cohort(dir / "missing.tsv"); }).find("file not found"), std::string::npos);
 }
@@ -88,12 +92,15 @@ TEST(Pool, SameRegionsInAnyOrderAndUniqueScans) {
   EXPECT_EQ(pooled.volume_ml(1, 1), 20);
 
   const auto c = write_file(dir, "c.tsv", "scan_id\tage\tsex\tx_L\ns3\t2\tM\t1\n");
-  EXPECT_NE(error_of([&] { pool({load_cohort(a), load_cohort(c)}); }).find("c.tsv has no region x_R"),
+  EXPECT_NE(error_of([&] {
+              pool({load_cohort(a), load_cohort(c)});
+            }).find("c.tsv has no region x_R"),
             std::string::npos);
   const auto d = write_file(dir, "d.tsv", "scan_id\tage\tsex\tx_L\tx_R\ty\ns3\t2\tM\t1\t2\t3\n");
-  EXPECT_NE(error_of([&] { pool({load_cohort(a), load_cohort(d)}); }).find("d.tsv has region y"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { pool({load_cohort(a), load_cohort(a)}); }).find("scan_id s1 is also in another input"),
+  EXPECT_NE(error_of([&] { pool({load_cohort(a), load_cohort(d)}); }).find("d.tsv has region y"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              pool({load_cohort(a), load_cohort(a)});
+            }).find("scan_id s1 is also in another input"),
             std::string::npos);
 }
 
@@ -135,7 +142,8 @@ TEST(Analyses, OneSexOnlyDropsTheSexTermAndSaysSo) {
   test::TempDir dir;
   std::string text = "scan_id\tage\tsex\tx\n";
   for (int i = 0; i < 10; ++i)
-    text += "s" + std::to_string(i) + "\t" + std::to_string(1 + i) + "\tF\t" + std::to_string(100 + 3 * i + i % 3) + "\n";
+    text +=
+        "s" + std::to_string(i) + "\t" + std::to_string(1 + i) + "\tF\t" + std::to_string(100 + 3 * i + i % 3) + "\n";
   const Cohort c = load_cohort(write_file(dir, "f.tsv", text));
   Notes notes;
   const Table t = regression(c, measures_of(c), {}, notes);

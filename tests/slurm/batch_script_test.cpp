@@ -35,13 +35,12 @@ TEST(BatchScript, RunJobHasEveryDirective) {
   r.account = "neuro lab";
   RunJob job{"/opt/nc/neurocohort", "/data/it's here/manifest.tsv", "/scratch/out/results.h5", {"--device", "cuda"}};
   const std::string s = render_run_script(r, job, "/scratch/out/logs");
-  for (const char* line : {"#SBATCH --nodes=4", "#SBATCH --ntasks-per-node=8", "#SBATCH --gpus-per-node=8",
-                           "#SBATCH --cpus-per-task=6", "#SBATCH --time=12:00:00", "#SBATCH --partition=gpu",
-                           "#SBATCH --account=neuro lab", "#SBATCH --job-name=neurocohort",
-                           "#SBATCH --output=/scratch/out/logs/%x-%j.out", "#SBATCH --signal=B:USR1@300",
-                           "#SBATCH --requeue", "srun --kill-on-bad-exit=1 '/opt/nc/neurocohort' run",
-                           "'/data/it'\\''s here/manifest.tsv'", "--resume '--device' 'cuda'",
-                           "scontrol requeue", "trap checkpoint USR1"})
+  for (const char* line :
+       {"#SBATCH --nodes=4", "#SBATCH --ntasks-per-node=8", "#SBATCH --gpus-per-node=8", "#SBATCH --cpus-per-task=6",
+        "#SBATCH --time=12:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=neuro lab",
+        "#SBATCH --job-name=neurocohort", "#SBATCH --output=/scratch/out/logs/%x-%j.out", "#SBATCH --signal=B:USR1@300",
+        "#SBATCH --requeue", "srun --kill-on-bad-exit=1 '/opt/nc/neurocohort' run",
+        "'/data/it'\\''s here/manifest.tsv'", "--resume '--device' 'cuda'", "scontrol requeue", "trap checkpoint USR1"})
     EXPECT_TRUE(contains(s, line)) << line << "\n" << s;
   EXPECT_FALSE(contains(s, "--array"));
 }
@@ -56,8 +55,8 @@ TEST(BatchScript, ArrayAndMerge) {
   EXPECT_TRUE(contains(s, "mpirun '/nc' run"));
   EXPECT_TRUE(contains(s, "--allow-external-paths"));
   EXPECT_TRUE(contains(s, "%x-%A_%a.out"));
-  const std::string m = render_merge_script(r, "/nc", {"/o/chunks/chunk_000.h5", "/o/chunks/chunk_001.h5"},
-                                            "/o/results.h5", "/o/logs");
+  const std::string m =
+      render_merge_script(r, "/nc", {"/o/chunks/chunk_000.h5", "/o/chunks/chunk_001.h5"}, "/o/results.h5", "/o/logs");
   EXPECT_TRUE(contains(m, "'/nc' merge"));
   EXPECT_TRUE(contains(m, "'/o/chunks/chunk_001.h5'"));
   EXPECT_TRUE(contains(m, "--out '/o/results.h5'"));
