@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -128,8 +129,21 @@ void SegmentationModel::probe() const {
   forward(input, 1, p, logits);
 }
 
+namespace {
+// LibTorch's intra-op pool is OpenMP here, whose thread count is a per-thread setting: a count
+// set on the main thread does not reach the pipeline thread that runs inference, which would
+// use every core whatever --threads says. forward() applies it on the calling thread.
+std::atomic<int> inference_threads{0};
+
+void apply_inference_threads() {
+  const int threads = inference_threads.load();
+  if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+}  // namespace
+
 void set_inference_threads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  inference_threads = threads;
+  apply_inference_threads();
 }
 
 const ModelMetadata& SegmentationModel::metadata() const { return impl_->metadata; }
@@ -143,6 +157,7 @@ void SegmentationModel::forward(std::span<const float> input, std::int64_t batch
   if (std::int64_t(input.size()) != batch * channels * voxels || std::int64_t(logits.size()) != batch * classes * voxels)
     throw ModelError(impl_->path.string() + ": buffers of " + std::to_string(input.size()) + " and " +
                      std::to_string(logits.size()) + " values do not fit batch × channels (classes) × voxels");
+  apply_inference_threads();
   torch::NoGradGuard no_grad;
   // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(impl_->device);
