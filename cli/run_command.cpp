@@ -11,7 +11,6 @@
 #include <iostream>
 #include <thread>
 
-#include "core/clock.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
@@ -19,6 +18,7 @@
 #include "cluster/mpi_transport.hpp"
 #include "cluster/transport.hpp"
 #include "cluster/worker.hpp"
+#include "core/clock.hpp"
 #include "io/file_hash.hpp"
 
 namespace nc::cli {

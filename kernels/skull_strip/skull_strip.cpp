@@ -17,13 +17,15 @@ void validate(const ImageVolume& image, const SkullStripParams& params) {
     throw Error("skull strip: morphology radii must be non-negative");
 }
 
-// Geodesic dilation: `steps` one-voxel dilations, each kept inside `within`. It gives back the
-// outline that the opening shaved off the brain, but reaches nothing farther than `steps`
-// voxels from it along paths inside the window — the scalp, cut off by the opening, stays out.
-void reconstruct_within(std::uint8_t* mask, const std::vector<std::uint8_t>& within, const Geometry& g, int steps,
-                        bool cuda) {
+// Geodesic dilation: one-voxel dilations, each kept inside `within`, as many as `radius_mm`
+// spans voxels. It gives back the outline that the opening shaved off the brain, but reaches
+// nothing farther than that along paths inside the window: the scalp, cut off by the opening,
+// stays out.
+void reconstruct_within(std::uint8_t* mask, const std::vector<std::uint8_t>& within, const Geometry& g,
+                        double radius_mm, bool cuda) {
   const double one_voxel_mm = *std::min_element(g.spacing_mm.begin(), g.spacing_mm.end());
-  for (int step = 0; step < steps; ++step) {
+  const long steps = std::lround(radius_mm / one_voxel_mm);
+  for (long step = 0; step < steps; ++step) {
     (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, one_voxel_mm);
     for (std::size_t v = 0; v < within.size(); ++v) mask[v] &= within[v];
   }
@@ -82,10 +84,7 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
   if (detail::keep_largest_component(mask, g) == 0)
     throw Error("skull strip: no brain component found (threshold " + std::to_string(result.threshold) +
                 "; check the modality and the intensity window)");
-  if (params.restore_outline) {
-    const double voxel_mm = *std::min_element(g.spacing_mm.begin(), g.spacing_mm.end());
-    reconstruct_within(mask, window, g, int(std::lround(params.opening_radius_mm / voxel_mm)), cuda);
-  }
+  if (params.restore_outline) reconstruct_within(mask, window, g, params.opening_radius_mm, cuda);
   detail::fill_holes(mask, g);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.closing_radius_mm);
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.closing_radius_mm);
