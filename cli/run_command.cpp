@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -41,6 +42,7 @@ struct RunCliOptions {
   bool coordinator_works = false;
   bool allow_external_paths = false;
   std::optional<fs::path> export_nifti;
+  std::optional<fs::path> timings;
   std::size_t progress_every = 10;
   double progress_seconds = 60;
 };
@@ -120,8 +122,28 @@ void log_stage_times(const cluster::StageTotals& totals) {
   if (totals.scans == 0) return;
   std::string text;
   for (std::size_t s = 0; s < totals.seconds.size(); ++s)
-    text += fmt::format("{}{} {:.2f}", s ? ", " : "", pipeline::kStageNames[s], totals.seconds[s] / double(totals.scans));
+    text +=
+        fmt::format("{}{} {:.2f}", s ? ", " : "", pipeline::kStageNames[s], totals.seconds[s] / double(totals.scans));
   spdlog::info("run: seconds per scan by stage: {} ({} scans)", text, totals.scans);
+}
+
+/// The run's throughput as JSON, for benchmark harnesses (bench/end_to_end.py): wall time, scans
+/// per minute, seconds per scan by stage (summed over this process's workers) and the writer's
+/// seconds per record.
+void write_timings(const fs::path& path, const cluster::StageTotals& totals, std::size_t records, double wall_seconds,
+                   double write_seconds) {
+  nlohmann::json stages = nlohmann::json::object();
+  for (std::size_t s = 0; s < totals.seconds.size(); ++s)
+    stages[pipeline::kStageNames[s]] = totals.scans ? totals.seconds[s] / double(totals.scans) : 0.0;
+  stages["write"] = records ? write_seconds / double(records) : 0.0;
+  const nlohmann::json j = {{"scans", records},
+                            {"scans_timed", totals.scans},
+                            {"wall_seconds", wall_seconds},
+                            {"scans_per_minute", wall_seconds > 0 ? 60.0 * double(records) / wall_seconds : 0.0},
+                            {"stage_seconds_per_scan", stages}};
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw Error("cannot write the timings file " + path.string());
 }
 
 /// Rows in the order they are handed out: manifest order, or largest image file first so that
@@ -145,8 +167,8 @@ struct Prepared {
 
 /// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
 Prepared prepare(const RunCliOptions& options, int local_rank) {
-  Prepared p{jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths}), {},
-             std::nullopt};
+  Prepared p{
+      jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths}), {}, std::nullopt};
   p.settings.backend = kernels::choose_backend(options.device);
   if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
   p.settings.window.batch = options.batch;
@@ -182,6 +204,7 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
                mpi ? fmt::format(", {} MPI ranks", mpi->size()) : "");
 
   const auto& stop = install_stop_handlers();
+  const auto run_start = std::chrono::steady_clock::now();
   Progress progress("run", rows.size(), options.progress_every, options.progress_seconds);
   double write_seconds = 0;  // the single writer's load, reported for capacity planning
   cluster::WorkQueue queue(
@@ -215,6 +238,9 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
   progress.finish();
   store->set_attribute("end_time", now_iso8601());
   log_stage_times(totals);
+  if (options.timings)
+    write_timings(*options.timings, totals, progress.done(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(), write_seconds);
   if (progress.done() > 0)
     spdlog::info("run: writer {:.2f} s per record ({} records)", write_seconds / double(progress.done()),
                  progress.done());
@@ -290,12 +316,12 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_flag("--coordinator-works", options->coordinator_works,
                 "Under MPI: rank 0 also processes scans (by default it only coordinates)");
   cmd->add_option("--export-nifti", options->export_nifti, "Also write each label map as NIfTI into this folder");
+  cmd->add_option("--timings", options->timings,
+                  "Write throughput as JSON: wall time, scans per minute, seconds per scan by stage");
   cmd->add_option("--progress-every", options->progress_every, "Without a terminal: log progress every N scans")
       ->capture_default_str();
   cmd->add_option("--progress-seconds", options->progress_seconds, "... or every S seconds")->capture_default_str();
-  cmd->callback([options, &action] {
-    action = [options] { return run_cohort(*options); };
-  });
+  cmd->callback([options, &action] { action = [options] { return run_cohort(*options); }; });
 }
 
 }  // namespace nc::cli

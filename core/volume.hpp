@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/geometry.hpp"
+#include "core/huge_pages.hpp"
 
 namespace nc {
 
@@ -18,7 +19,7 @@ struct Volume {
 
   Volume() = default;
   explicit Volume(const Geometry& g, T fill = T{})
-      : geometry(g), voxels(static_cast<std::size_t>(g.voxel_count()), fill) {}
+      : geometry(g), voxels(large_vector(static_cast<std::size_t>(g.voxel_count()), fill)) {}
 
   T& at(std::int64_t i, std::int64_t j, std::int64_t k) {
     return voxels[static_cast<std::size_t>(geometry.linear_index(i, j, k))];

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/huge_pages.hpp"
 
 namespace nc::io::detail {
 namespace {
@@ -76,7 +77,7 @@ std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected
   if (gzseek(file.get(), header->iname_offset, SEEK_SET) != header->iname_offset)
     throw ImageError(path.string(), "truncated before the voxel data");
 
-  std::vector<float> voxels(n);
+  std::vector<float> voxels = large_vector<float>(std::size_t(n));
   std::vector<unsigned char> chunk;
   constexpr std::size_t kChunkVoxels = std::size_t{1} << 20;
   const bool swap = header->byteorder != nifti_short_order() && header->swapsize > 1;

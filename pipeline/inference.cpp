@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/huge_pages.hpp"
 #include "kernels/resample/resample.hpp"
 
 namespace nc::pipeline {
@@ -40,15 +41,15 @@ void extract_window(const ImageVolume& volume, const Size3& start, const Size3& 
   const std::int64_t ni = std::min(patch[0], s[0] - start[0]);
   for (std::int64_t k = 0; k < std::min(patch[2], s[2] - start[2]); ++k)
     for (std::int64_t j = 0; j < std::min(patch[1], s[1] - start[1]); ++j) {
-      const float* src = &volume.voxels[std::size_t(volume.geometry.linear_index(start[0], start[1] + j, start[2] + k))];
+      const float* src =
+          &volume.voxels[std::size_t(volume.geometry.linear_index(start[0], start[1] + j, start[2] + k))];
       std::copy(src, src + ni, dst + patch[0] * (j + patch[1] * k));
     }
 }
 
 /// Adds the softmax of one window's logits, weighted, into the running sums on the volume grid.
-void accumulate_window(const float* logits, std::int64_t classes, const std::vector<float>& weights,
-                       const Size3& start, const Size3& patch, const Size3& size, std::vector<float>& total,
-                       std::vector<float>& norm) {
+void accumulate_window(const float* logits, std::int64_t classes, const std::vector<float>& weights, const Size3& start,
+                       const Size3& patch, const Size3& size, std::vector<float>& total, std::vector<float>& norm) {
   const std::int64_t pv = patch[0] * patch[1] * patch[2], nv = size[0] * size[1] * size[2];
   tbb::parallel_for(std::int64_t{0}, std::min(patch[2], size[2] - start[2]), [&](std::int64_t k) {
     std::vector<float> p(static_cast<std::size_t>(classes));
@@ -93,7 +94,8 @@ std::vector<float> gaussian_importance(const Size3& patch) {
   for (std::int64_t k = 0; k < patch[2]; ++k)
     for (std::int64_t j = 0; j < patch[1]; ++j)
       for (std::int64_t i = 0; i < patch[0]; ++i)
-        w.push_back(float(std::max(axis[2][std::size_t(k)] * axis[1][std::size_t(j)] * axis[0][std::size_t(i)] / peak, 1e-3)));
+        w.push_back(
+            float(std::max(axis[2][std::size_t(k)] * axis[1][std::size_t(j)] * axis[0][std::size_t(i)] / peak, 1e-3)));
   return w;
 }
 
@@ -115,13 +117,15 @@ std::vector<float> sliding_window_probabilities(const SegmentationModel& model, 
     for (std::int64_t j : window_starts(size[1], patch[1], options.overlap))
       for (std::int64_t i : window_starts(size[0], patch[0], options.overlap)) windows.push_back({i, j, k});
 
-  std::vector<float> total(std::size_t(classes * nv), 0.0f), norm(std::size_t(nv), 0.0f);
+  std::vector<float> total = large_vector<float>(std::size_t(classes * nv)),
+                     norm = large_vector<float>(std::size_t(nv));
   std::vector<float> batch_input, logits;
   for (std::size_t first = 0; first < windows.size(); first += std::size_t(options.batch)) {
     const std::size_t n = std::min(windows.size() - first, std::size_t(options.batch));
     batch_input.resize(n * std::size_t(pv));
     logits.resize(n * std::size_t(classes * pv));
-    for (std::size_t b = 0; b < n; ++b) extract_window(input, windows[first + b], patch, &batch_input[b * std::size_t(pv)]);
+    for (std::size_t b = 0; b < n; ++b)
+      extract_window(input, windows[first + b], patch, &batch_input[b * std::size_t(pv)]);
     model.forward(batch_input, std::int64_t(n), patch, logits);
     for (std::size_t b = 0; b < n; ++b)
       accumulate_window(&logits[b * std::size_t(classes * pv)], classes, weights, windows[first + b], patch, size,
@@ -138,8 +142,8 @@ LabelVolume segment(const SegmentationModel& model, const PreprocessedScan& scan
   const Geometry grid = kernels::resampled_grid(scan.image.geometry, meta.input_spacing_mm);
   const ImageVolume input = kernels::resample_onto(normalise(scan, meta.normalisation), grid, 0.0f, backend);
   const std::vector<float> probabilities = sliding_window_probabilities(model, input, options);
-  LabelVolume labels = kernels::probabilities_to_labels(probabilities, int(meta.labels.size()) + 1, grid,
-                                                        scan.image.geometry, backend);
+  LabelVolume labels =
+      kernels::probabilities_to_labels(probabilities, int(meta.labels.size()) + 1, grid, scan.image.geometry, backend);
   for (std::size_t v = 0; v < labels.voxels.size(); ++v)
     if (!scan.brain_mask.voxels[v]) labels.voxels[v] = 0;
   // Class c of the network is the c-th label of the table; map classes to label ids.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_pages.hpp"
 #include "kernels/equalize/equalize_math.hpp"
 
 namespace nc::kernels {
@@ -31,16 +32,18 @@ ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params,
   if (!(hi > lo)) return image;  // constant (or empty mask): nothing to equalize
   const float range = hi - lo;
 
-  std::vector<std::int16_t> levels(n);
-  std::vector<float> unit(n);
+  std::vector<std::int16_t> levels = large_vector<std::int16_t>(n);
+  std::vector<float> unit = large_vector<float>(n);
   for (std::size_t v = 0; v < n; ++v) {
     unit[v] = (image.voxels[v] - lo) / range;
     levels[v] = inside(v) ? std::int16_t(ahe_level(unit[v])) : std::int16_t(-1);
   }
   std::vector<float> table(2 * kAheBins - 1);
-  for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d) table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
+  for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d)
+    table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
 
-  ImageVolume out = image;  // voxels outside the mask keep their value
+  ImageVolume out(image.geometry);  // huge pages (core/huge_pages.hpp), which a copy would not get
+  std::copy(image.voxels.begin(), image.voxels.end(), out.voxels.begin());  // outside the mask: unchanged
   (backend == Backend::Cuda ? detail::adaptive_equalize_cuda : detail::adaptive_equalize_cpu)(
       levels.data(), unit.data(), table.data(), image.geometry, params, lo, range, out.voxels.data());
   return out;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <numeric>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "kernels/equalize/equalize.hpp"
@@ -10,57 +13,100 @@
 namespace nc::kernels::detail {
 namespace {
 
-// A histogram over kAheBins levels that knows the range of levels it holds, so that adding,
-// subtracting and weighting it touch only that range: a window of (2r+1)³ voxels of a head
-// usually spans a few dozen of the 256 levels.
-struct Column {
-  std::array<std::int32_t, kAheBins> counts{};
-  int lo = kAheBins, hi = -1;  // occupied range (empty when lo > hi)
-  std::int32_t total = 0;
+// The column histograms of one slice, one per i over kAheBins levels, each knowing the range
+// of levels it holds so that adding, subtracting and weighting it touch only that range (a
+// window of a head usually spans a few dozen of the 256 levels). Structure of arrays: a row
+// update scatters one increment per voxel into the counts, while the ranges and totals are
+// updated as whole vectors along i.
+class Columns {
+ public:
+  explicit Columns(std::int64_t nx)
+      : nx_(nx),
+        counts_(std::size_t(nx * kAheBins), 0),
+        lo_(std::size_t(nx), kAheBins),
+        hi_(std::size_t(nx), -1),
+        total_(std::size_t(nx), 0) {}
 
-  void add(int level) {
-    ++counts[std::size_t(level)];
-    ++total;
-    lo = std::min(lo, level);
-    hi = std::max(hi, level);
+  /// Adds rows of levels along i, one per slice of the window (level < 0: outside the mask,
+  /// not counted). Column by column: a column's counts stay in L1 while all rows update it.
+  void add(std::span<const std::int16_t* const> rows) {
+    for (std::int64_t i = 0; i < nx_; ++i)
+      for (const std::int16_t* row : rows)
+        if (row[i] >= 0) ++counts_[std::size_t(i * kAheBins + row[i])];
+    for (const std::int16_t* row : rows)
+      for (std::size_t i = 0; i < std::size_t(nx_); ++i) {
+        const int level = row[i];
+        total_[i] += level >= 0;
+        lo_[i] = std::min(lo_[i], level >= 0 ? level : kAheBins);
+        hi_[i] = std::max(hi_[i], level);
+      }
   }
-  void remove(int level) {
-    --counts[std::size_t(level)];
-    --total;
+  /// Removes rows; the ranges stay loose until tighten().
+  void remove(std::span<const std::int16_t* const> rows) {
+    for (std::int64_t i = 0; i < nx_; ++i)
+      for (const std::int16_t* row : rows)
+        if (row[i] >= 0) --counts_[std::size_t(i * kAheBins + row[i])];
+    for (const std::int16_t* row : rows)
+      for (std::size_t i = 0; i < std::size_t(nx_); ++i) total_[i] -= row[i] >= 0;
   }
-  // Removals leave the range loose; tighten it once after a batch of them.
   void tighten() {
-    while (lo <= hi && counts[std::size_t(lo)] == 0) ++lo;
-    while (hi >= lo && counts[std::size_t(hi)] == 0) --hi;
-    if (lo > hi) {
-      lo = kAheBins;
-      hi = -1;
+    for (std::size_t i = 0; i < std::size_t(nx_); ++i) {
+      const std::int32_t* c = counts(std::int64_t(i));
+      while (lo_[i] <= hi_[i] && c[lo_[i]] == 0) ++lo_[i];
+      while (hi_[i] >= lo_[i] && c[hi_[i]] == 0) --hi_[i];
+      if (lo_[i] > hi_[i]) {
+        lo_[i] = kAheBins;
+        hi_[i] = -1;
+      }
     }
   }
+  const std::int32_t* counts(std::int64_t i) const { return counts_.data() + i * kAheBins; }
+  int lo(std::int64_t i) const { return lo_[std::size_t(i)]; }
+  int hi(std::int64_t i) const { return hi_[std::size_t(i)]; }
+  std::int32_t total(std::int64_t i) const { return total_[std::size_t(i)]; }
+  /// The occupied range of the union of columns [first, last].
+  std::pair<int, int> range(std::int64_t first, std::int64_t last) const {
+    int lo = kAheBins, hi = -1;
+    for (std::int64_t c = first; c <= last; ++c) {
+      lo = std::min(lo, lo_[std::size_t(c)]);
+      hi = std::max(hi, hi_[std::size_t(c)]);
+    }
+    return {lo, hi};
+  }
+
+ private:
+  std::int64_t nx_;
+  std::vector<std::int32_t> counts_;
+  std::vector<int> lo_, hi_;
+  std::vector<std::int32_t> total_;
 };
+
+// Level ranges are widened to whole blocks of kLanes levels, so that every loop over them is
+// whole SIMD vectors; the extra levels hold zero counts and add nothing.
+constexpr int kLanes = 8;
+static_assert(kAheBins % kLanes == 0);
+int block_start(int lo) { return lo & ~(kLanes - 1); }
+int block_end(int hi) { return (hi | (kLanes - 1)) + 1; }  // exclusive
 
 // The window histogram is kept as a sum of column histograms, one per i, each over the
 // (2r+1)² voxels of its (j, k) window: moving along i adds one column and drops one, moving
 // along j updates every column by one row in and one row out.
-__attribute__((target_clones("avx2", "default"))) void equalize_slice(const std::int16_t* levels, const float* unit, const float* table, const Geometry& g,
-                    const AheParams& p, float minimum, float range, std::int64_t k, float* out) {
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void equalize_slice(
+    const std::int16_t* levels, const float* unit, const float* reversed_table, const Geometry& g, const AheParams& p,
+    float minimum, float range, std::int64_t k, float* out) {
   const std::int64_t nx = g.size[0], ny = g.size[1], nz = g.size[2], r = p.radius;
   const std::int64_t k_lo = std::max<std::int64_t>(0, k - r), k_hi = std::min(nz - 1, k + r);
-  std::vector<Column> columns(static_cast<std::size_t>(nx));
-  const auto add_row = [&](std::int64_t j) {
-    for (std::int64_t kk = k_lo; kk <= k_hi; ++kk) {
-      const std::int16_t* row = levels + nx * (j + ny * kk);
-      for (std::int64_t i = 0; i < nx; ++i)
-        if (row[i] >= 0) columns[std::size_t(i)].add(row[i]);
-    }
+  Columns columns(nx);
+  // The rows at j of the slices within the window.
+  std::vector<const std::int16_t*> rows(std::size_t(k_hi - k_lo + 1));
+  const auto rows_at = [&](std::int64_t j) {
+    for (std::int64_t kk = k_lo; kk <= k_hi; ++kk) rows[std::size_t(kk - k_lo)] = levels + nx * (j + ny * kk);
+    return std::span<const std::int16_t* const>(rows);
   };
+  const auto add_row = [&](std::int64_t j) { columns.add(rows_at(j)); };
   const auto remove_row = [&](std::int64_t j) {
-    for (std::int64_t kk = k_lo; kk <= k_hi; ++kk) {
-      const std::int16_t* row = levels + nx * (j + ny * kk);
-      for (std::int64_t i = 0; i < nx; ++i)
-        if (row[i] >= 0) columns[std::size_t(i)].remove(row[i]);
-    }
-    for (auto& c : columns) c.tighten();
+    columns.remove(rows_at(j));
+    columns.tighten();
   };
   for (std::int64_t j = 0; j < std::min(ny, r); ++j) add_row(j);
 
@@ -70,26 +116,27 @@ __attribute__((target_clones("avx2", "default"))) void equalize_slice(const std:
     if (j - r - 1 >= 0) remove_row(j - r - 1);
     window.fill(0);
     std::int64_t count = 0;
-    const auto apply = [&](const Column& c, int sign) {
-      for (int b = c.lo; b <= c.hi; ++b) window[std::size_t(b)] += sign * c.counts[std::size_t(b)];
-      count += sign * c.total;
+    const auto apply = [&](std::int64_t c, int sign) {
+      const std::int32_t* counts = columns.counts(c);
+      for (int b0 = block_start(columns.lo(c)); b0 < block_end(columns.hi(c)); b0 += kLanes)
+        for (int t = 0; t < kLanes; ++t) window[std::size_t(b0 + t)] += sign * counts[b0 + t];
+      count += sign * columns.total(c);
     };
-    for (std::int64_t i = 0; i < std::min(nx, r); ++i) apply(columns[std::size_t(i)], +1);
+    for (std::int64_t i = 0; i < std::min(nx, r); ++i) apply(i, +1);
     const std::size_t row = std::size_t(nx * (j + ny * k));
     for (std::int64_t i = 0; i < nx; ++i) {
-      if (i + r < nx) apply(columns[std::size_t(i + r)], +1);
-      if (i - r - 1 >= 0) apply(columns[std::size_t(i - r - 1)], -1);
+      if (i + r < nx) apply(i + r, +1);
+      if (i - r - 1 >= 0) apply(i - r - 1, -1);
       const std::int16_t level = levels[row + std::size_t(i)];
       if (level < 0 || count == 0) continue;
-      int lo = kAheBins, hi = -1;  // the window's occupied range: the union of its columns'
-      for (std::int64_t c = std::max<std::int64_t>(0, i - r); c <= std::min(nx - 1, i + r); ++c) {
-        lo = std::min(lo, columns[std::size_t(c)].lo);
-        hi = std::max(hi, columns[std::size_t(c)].hi);
-      }
-      // table[level − b + kAheBins − 1]: a contiguous, reversed slice of the term table.
-      const float* terms = table + level + kAheBins - 1;
-      float sum = 0.0f;
-      for (int b = lo; b <= hi; ++b) sum += float(window[std::size_t(b)]) * terms[-b];
+      const auto [lo, hi] = columns.range(std::max<std::int64_t>(0, i - r), std::min(nx - 1, i + r));
+      // terms[b] = term(level − b). One partial sum per lane: a single running sum would be a
+      // serial chain of adds (4 cycles per level) that strict IEEE order forbids vectorising.
+      const float* terms = reversed_table + (kAheBins - 1 - level);
+      std::array<float, kLanes> lanes{};
+      for (int b0 = block_start(lo); b0 < block_end(hi); b0 += kLanes)
+        for (int t = 0; t < kLanes; ++t) lanes[std::size_t(t)] += float(window[std::size_t(b0 + t)]) * terms[b0 + t];
+      const float sum = std::accumulate(lanes.begin(), lanes.end(), 0.0f);
       out[row + std::size_t(i)] =
           ahe_output(unit[row + std::size_t(i)] - 0.5f, double(sum), double(count), p.beta, minimum, range);
     }
@@ -100,8 +147,11 @@ __attribute__((target_clones("avx2", "default"))) void equalize_slice(const std:
 
 void adaptive_equalize_cpu(const std::int16_t* levels, const float* unit, const float* table, const Geometry& g,
                            const AheParams& params, float minimum, float range, float* out) {
+  // The term table reversed, so that a voxel's terms over increasing window levels are contiguous.
+  std::array<float, 2 * kAheBins - 1> reversed_table;
+  std::reverse_copy(table, table + reversed_table.size(), reversed_table.begin());
   tbb::parallel_for(std::int64_t{0}, g.size[2], [&](std::int64_t k) {
-    equalize_slice(levels, unit, table, g, params, minimum, range, k, out);
+    equalize_slice(levels, unit, reversed_table.data(), g, params, minimum, range, k, out);
   });
 }
 

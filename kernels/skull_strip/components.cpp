@@ -1,7 +1,12 @@
-// Flood fills on the host, used by both backends: the largest connected component and hole
-// filling. Scanline fills: a run of voxels along i is filled at once and only the runs it
-// touches in the four neighbouring rows are queued, so the queue holds runs, not voxels.
+// Connected components on the packed mask, used by both backends: the largest component and
+// hole filling. The mask's rows are cut into runs of set bits; a union-find joins every run
+// with the runs it overlaps in the previous row and the previous slice (6-connectivity), so
+// the work grows with the number of runs (a few per row), not with the voxels.
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
+#include <bit>
+#include <numeric>
 #include <vector>
 
 #include "kernels/skull_strip/skull_strip.hpp"
@@ -9,85 +14,148 @@
 namespace nc::kernels::detail {
 namespace {
 
-// Fills the 6-connected region of voxels equal to `value` that contains `seed`, marking
-// `seen` and calling visit(first, last) for every run [first, last] of linear indices;
-// returns the region's size.
-template <typename Visit>
-std::int64_t flood(const std::uint8_t* mask, std::uint8_t value, const Geometry& g, std::int64_t seed,
-                   std::vector<std::uint8_t>& seen, std::vector<std::int64_t>& stack, Visit visit) {
-  const std::int64_t nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  const auto open = [&](std::int64_t v) { return !seen[std::size_t(v)] && mask[v] == value; };
-  std::int64_t size = 0;
-  stack.clear();
-  stack.push_back(seed);
-  while (!stack.empty()) {
-    const std::int64_t v = stack.back();
-    stack.pop_back();
-    if (!open(v)) continue;
-    const std::int64_t row_start = v - v % nx, row = v / nx;
-    std::int64_t first = v, last = v;
-    while (first > row_start && open(first - 1)) --first;
-    while (last + 1 < row_start + nx && open(last + 1)) ++last;
-    std::fill(seen.begin() + first, seen.begin() + last + 1, std::uint8_t{1});
-    size += last - first + 1;
-    visit(first, last);
-    const std::int64_t j = row % ny, k = row / ny;
-    // Queue the start of every open run in the neighbouring rows over [first, last].
-    const auto scan = [&](bool exists, std::int64_t offset) {
-      if (!exists) return;
-      bool in_run = false;
-      for (std::int64_t w = first + offset; w <= last + offset; ++w) {
-        const bool o = open(w);
-        if (o && !in_run) stack.push_back(w);
-        in_run = o;
-      }
-    };
-    scan(j > 0, -nx);
-    scan(j + 1 < ny, nx);
-    scan(k > 0, -nx * ny);
-    scan(k + 1 < nz, nx * ny);
+struct Run {
+  std::int32_t first, last;  // voxels [first, last] along i
+};
+
+// Position of the first bit at or after `from` that equals `value`, or nx if none.
+std::int64_t next_bit(const std::uint64_t* row, std::int64_t nx, std::int64_t from, bool value) {
+  const int words = int((nx + 63) / 64);
+  for (int q = int(from / 64); q < words; ++q) {
+    std::uint64_t w = value ? row[q] : ~row[q];
+    if (q == from / 64) w &= ~std::uint64_t{0} << (from % 64);
+    if (w) return std::min(nx, std::int64_t(q) * 64 + std::countr_zero(w));
   }
-  return size;
+  return nx;
+}
+
+template <typename Visit>
+void for_each_run(const std::uint64_t* row, std::int64_t nx, Visit visit) {
+  for (std::int64_t i = next_bit(row, nx, 0, true); i < nx;) {
+    const std::int64_t end = next_bit(row, nx, i, false);
+    visit(Run{std::int32_t(i), std::int32_t(end - 1)});
+    i = end < nx ? next_bit(row, nx, end, true) : nx;
+  }
+}
+
+// All runs of the mask, row after row: the runs of row r are runs[offsets[r] .. offsets[r+1]).
+struct Runs {
+  std::vector<Run> runs;
+  std::vector<std::int64_t> offsets;
+};
+
+Runs find_runs(const BitMask& mask) {
+  Runs result;
+  result.offsets.assign(std::size_t(mask.rows() + 1), 0);
+  tbb::parallel_for(std::int64_t{0}, mask.rows(), [&](std::int64_t r) {
+    std::int64_t count = 0;
+    for_each_run(mask.row(r), mask.nx, [&](Run) { ++count; });
+    result.offsets[std::size_t(r + 1)] = count;
+  });
+  std::partial_sum(result.offsets.begin(), result.offsets.end(), result.offsets.begin());
+  result.runs.resize(std::size_t(result.offsets.back()));
+  tbb::parallel_for(std::int64_t{0}, mask.rows(), [&](std::int64_t r) {
+    Run* out = result.runs.data() + result.offsets[std::size_t(r)];
+    for_each_run(mask.row(r), mask.nx, [&](Run run) { *out++ = run; });
+  });
+  return result;
+}
+
+class UnionFind {
+ public:
+  explicit UnionFind(std::size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), std::int64_t{0}); }
+  std::int64_t find(std::int64_t a) {
+    while (parent_[std::size_t(a)] != a) a = parent_[std::size_t(a)] = parent_[std::size_t(parent_[std::size_t(a)])];
+    return a;
+  }
+  // The smaller index becomes the root, so a component's root is its first run in memory order.
+  void join(std::int64_t a, std::int64_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent_[std::size_t(std::max(a, b))] = std::min(a, b);
+  }
+
+ private:
+  std::vector<std::int64_t> parent_;
+};
+
+// Joins the overlapping runs of two rows (both sorted along i).
+void join_overlapping(const Runs& r, std::int64_t row_a, std::int64_t row_b, UnionFind& sets) {
+  std::int64_t a = r.offsets[std::size_t(row_a)], b = r.offsets[std::size_t(row_b)];
+  const std::int64_t a_end = r.offsets[std::size_t(row_a + 1)], b_end = r.offsets[std::size_t(row_b + 1)];
+  while (a < a_end && b < b_end) {
+    const Run& x = r.runs[std::size_t(a)];
+    const Run& y = r.runs[std::size_t(b)];
+    if (x.first <= y.last && y.first <= x.last) sets.join(a, b);
+    // Advance the run that ends first: it cannot overlap anything further along.
+    if (x.last < y.last)
+      ++a;
+    else
+      ++b;
+  }
+}
+
+// The component (root run index) of every run.
+std::vector<std::int64_t> label_runs(const BitMask& mask, const Runs& runs) {
+  UnionFind sets(runs.runs.size());
+  for (std::int64_t k = 0; k < mask.nz; ++k)
+    for (std::int64_t j = 0; j < mask.ny; ++j) {
+      const std::int64_t row = j + mask.ny * k;
+      if (j > 0) join_overlapping(runs, row, row - 1, sets);
+      if (k > 0) join_overlapping(runs, row, row - mask.ny, sets);
+    }
+  std::vector<std::int64_t> root(runs.runs.size());
+  for (std::size_t i = 0; i < root.size(); ++i) root[i] = sets.find(std::int64_t(i));
+  return root;
+}
+
+// A mask holding the runs for which keep(run index) is true.
+template <typename Keep>
+BitMask mask_of_runs(const BitMask& like, const Runs& runs, Keep keep) {
+  BitMask out = like;
+  std::fill(out.bits.begin(), out.bits.end(), std::uint64_t{0});
+  tbb::parallel_for(std::int64_t{0}, like.rows(), [&](std::int64_t r) {
+    std::uint64_t* row = out.row(r);
+    for (std::int64_t i = runs.offsets[std::size_t(r)]; i < runs.offsets[std::size_t(r + 1)]; ++i) {
+      if (!keep(i)) continue;
+      const Run& run = runs.runs[std::size_t(i)];
+      for (std::int64_t v = run.first; v <= run.last; ++v) row[v / 64] |= std::uint64_t{1} << (v % 64);
+    }
+  });
+  return out;
 }
 
 }  // namespace
 
-std::int64_t keep_largest_component(std::uint8_t* mask, const Geometry& g) {
-  const std::int64_t n = g.voxel_count();
-  std::vector<std::uint8_t> seen(std::size_t(n), 0);
-  std::vector<std::int64_t> queue;
-  std::int64_t best_size = 0, best_seed = -1;
-  for (std::int64_t v = 0; v < n; ++v)
-    if (mask[v] && !seen[std::size_t(v)]) {
-      const std::int64_t size = flood(mask, 1, g, v, seen, queue, [](std::int64_t, std::int64_t) {});
-      if (size > best_size) {
-        best_size = size;
-        best_seed = v;
-      }
-    }
-  if (best_seed < 0) return 0;
-  std::fill(seen.begin(), seen.end(), 0);
-  std::vector<std::uint8_t> keep(std::size_t(n), 0);
-  flood(mask, 1, g, best_seed, seen, queue, [&](std::int64_t first, std::int64_t last) {
-    std::fill(keep.begin() + first, keep.begin() + last + 1, std::uint8_t{1});
-  });
-  std::copy(keep.begin(), keep.end(), mask);
-  return best_size;
+std::int64_t keep_largest_component(BitMask& mask) {
+  const Runs runs = find_runs(mask);
+  if (runs.runs.empty()) return 0;
+  const std::vector<std::int64_t> root = label_runs(mask, runs);
+  std::vector<std::int64_t> size(runs.runs.size(), 0);
+  for (std::size_t i = 0; i < root.size(); ++i)
+    size[std::size_t(root[i])] += runs.runs[i].last - runs.runs[i].first + 1;
+  // max_element returns the first largest: the component that starts first in memory.
+  const std::int64_t best = std::max_element(size.begin(), size.end()) - size.begin();
+  mask = mask_of_runs(mask, runs, [&](std::int64_t i) { return root[std::size_t(i)] == best; });
+  return size[std::size_t(best)];
 }
 
-void fill_holes(std::uint8_t* mask, const Geometry& g) {
-  const std::int64_t nx = g.size[0], ny = g.size[1], nz = g.size[2], n = g.voxel_count();
-  std::vector<std::uint8_t> outside(std::size_t(n), 0);
-  std::vector<std::int64_t> queue;
-  for (std::int64_t k = 0; k < nz; ++k)
-    for (std::int64_t j = 0; j < ny; ++j)
-      for (std::int64_t i = 0; i < nx; ++i) {
-        const bool border = i == 0 || j == 0 || k == 0 || i == nx - 1 || j == ny - 1 || k == nz - 1;
-        const std::int64_t v = i + nx * (j + ny * k);
-        if (border && !mask[v] && !outside[std::size_t(v)])
-          flood(mask, 0, g, v, outside, queue, [](std::int64_t, std::int64_t) {});
-      }
-  for (std::int64_t v = 0; v < n; ++v) mask[v] = outside[std::size_t(v)] ? 0 : 1;
+void fill_holes(BitMask& mask) {
+  const BitMask background = complement(mask);
+  const Runs runs = find_runs(background);
+  const std::vector<std::int64_t> root = label_runs(background, runs);
+  // A background component is outside when one of its runs touches the grid's border.
+  std::vector<std::uint8_t> outside(runs.runs.size(), 0);
+  for (std::int64_t r = 0; r < background.rows(); ++r) {
+    const std::int64_t j = r % background.ny, k = r / background.ny;
+    const bool border_row = j == 0 || k == 0 || j == background.ny - 1 || k == background.nz - 1;
+    for (std::int64_t i = runs.offsets[std::size_t(r)]; i < runs.offsets[std::size_t(r + 1)]; ++i) {
+      const Run& run = runs.runs[std::size_t(i)];
+      if (border_row || run.first == 0 || run.last == background.nx - 1) outside[std::size_t(root[std::size_t(i)])] = 1;
+    }
+  }
+  mask = complement(
+      mask_of_runs(background, runs, [&](std::int64_t i) { return outside[std::size_t(root[std::size_t(i)])] != 0; }));
 }
 
 }  // namespace nc::kernels::detail

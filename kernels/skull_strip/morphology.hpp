@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// Host helpers of the bit-packed morphology shared by both backends: the ball's rows for a
-/// radius and spacing, and the packed layout.
+/// Host helper of the bit-packed morphology shared by both backends: the ball's rows for a
+/// radius and spacing.
 
 #include <cmath>
 #include <vector>
@@ -10,9 +10,6 @@
 #include "kernels/skull_strip/skull_strip_math.hpp"
 
 namespace nc::kernels::detail {
-
-/// Words per packed row of `nx` voxels.
-inline int packed_words(std::int64_t nx) { return int((nx + 63) / 64); }
 
 /// The (j, k) offsets of a ball of `radius_mm` with their half-widths along i, for voxel
 /// spacing `g.spacing_mm`: offset (a, b, c) is in the ball when (a·sx)² + (b·sy)² + (c·sz)² ≤ r².

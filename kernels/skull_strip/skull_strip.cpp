@@ -1,8 +1,11 @@
 #include "kernels/skull_strip/skull_strip.hpp"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace nc::kernels {
@@ -21,14 +24,26 @@ void validate(const ImageVolume& image, const SkullStripParams& params) {
 // spans voxels. It gives back the outline that the opening shaved off the brain, but reaches
 // nothing farther than that along paths inside the window: the scalp, cut off by the opening,
 // stays out.
-void reconstruct_within(std::uint8_t* mask, const std::vector<std::uint8_t>& within, const Geometry& g,
-                        double radius_mm, bool cuda) {
+void reconstruct_within(detail::BitMask& mask, const detail::BitMask& within, const Geometry& g, double radius_mm,
+                        bool cuda) {
   const double one_voxel_mm = *std::min_element(g.spacing_mm.begin(), g.spacing_mm.end());
   const long steps = std::lround(radius_mm / one_voxel_mm);
   for (long step = 0; step < steps; ++step) {
     (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, one_voxel_mm);
-    for (std::size_t v = 0; v < within.size(); ++v) mask[v] &= within[v];
+    detail::intersect(mask, within);
   }
+}
+
+// The mask unpacked, and the image inside it; returns the voxels inside.
+std::int64_t write_outputs(const detail::BitMask& bits, const ImageVolume& image, float background,
+                           SkullStripResult& result) {
+  result.mask = Volume<std::uint8_t>(image.geometry);
+  detail::unpack_mask(bits, result.mask.voxels.data());
+  result.masked = ImageVolume(image.geometry, background);
+  tbb::parallel_for(std::size_t{0}, image.voxels.size(), [&](std::size_t v) {
+    if (result.mask.voxels[v]) result.masked.voxels[v] = image.voxels[v];
+  });
+  return detail::count_set(bits);
 }
 
 }  // namespace
@@ -67,35 +82,25 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
   validate(image, params);
   if (backend == Backend::Cuda) require_cuda("skull strip");
   const Geometry& g = image.geometry;
-  const std::int64_t n = g.voxel_count();
   SkullStripResult result;
   result.threshold = method == StripMethod::MrOtsu ? otsu_threshold(image) : params.lower_hu;
   const float upper = method == StripMethod::MrOtsu ? std::numeric_limits<float>::max() : params.upper_hu;
-  result.mask = Volume<std::uint8_t>(g);
-  std::uint8_t* mask = result.mask.voxels.data();
 
   const bool cuda = backend == Backend::Cuda;
-  (cuda ? detail::window_cuda : detail::window_cpu)(image.voxels.data(), n, result.threshold, upper, mask);
-  const std::vector<std::uint8_t> window =
-      params.restore_outline ? std::vector<std::uint8_t>(mask, mask + n) : std::vector<std::uint8_t>();
+  detail::BitMask mask = (cuda ? detail::window_cuda : detail::window_cpu)(image, result.threshold, upper);
+  const detail::BitMask window = params.restore_outline ? mask : detail::BitMask();
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.opening_radius_mm);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.opening_radius_mm);
-  // Component labelling and hole filling are flood fills: they run on the host for both backends.
-  if (detail::keep_largest_component(mask, g) == 0)
+  // Component labelling (union-find over runs) runs on the host for both backends.
+  if (detail::keep_largest_component(mask) == 0)
     throw Error("skull strip: no brain component found (threshold " + std::to_string(result.threshold) +
                 "; check the modality and the intensity window)");
   if (params.restore_outline) reconstruct_within(mask, window, g, params.opening_radius_mm, cuda);
-  detail::fill_holes(mask, g);
+  detail::fill_holes(mask);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.closing_radius_mm);
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.closing_radius_mm);
 
-  result.masked = ImageVolume(g, params.background);
-  std::int64_t inside = 0;
-  for (std::int64_t v = 0; v < n; ++v)
-    if (mask[v]) {
-      result.masked.voxels[std::size_t(v)] = image.voxels[std::size_t(v)];
-      ++inside;
-    }
+  const std::int64_t inside = write_outputs(mask, image, params.background, result);
   result.icv_ml = double(inside) * g.voxel_volume_ml();
   return result;
 }

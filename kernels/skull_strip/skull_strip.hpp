@@ -10,6 +10,7 @@
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/skull_strip/bit_mask.hpp"
 
 namespace nc::kernels {
 
@@ -62,17 +63,18 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
 float otsu_threshold(const ImageVolume& image);
 
 namespace detail {
-// Backends, host memory in and out. The morphology radius is in millimetres.
-void window_cpu(const float* image, std::int64_t n, float lower, float upper, std::uint8_t* mask);
-void erode_cpu(std::uint8_t* mask, const Geometry& g, double radius_mm);
-void dilate_cpu(std::uint8_t* mask, const Geometry& g, double radius_mm);
-void window_cuda(const float* image, std::int64_t n, float lower, float upper, std::uint8_t* mask);
-void erode_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm);
-void dilate_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm);
-/// Keeps the largest 6-connected component; returns its size in voxels.
-std::int64_t keep_largest_component(std::uint8_t* mask, const Geometry& g);
-/// Sets background voxels that cannot reach the volume's border (6-connected) to 1.
-void fill_holes(std::uint8_t* mask, const Geometry& g);
+// Backends on packed masks in host memory (bit_mask.hpp). The morphology radius is in millimetres.
+BitMask window_cpu(const ImageVolume& image, float lower, float upper);
+void erode_cpu(BitMask& mask, const Geometry& g, double radius_mm);
+void dilate_cpu(BitMask& mask, const Geometry& g, double radius_mm);
+BitMask window_cuda(const ImageVolume& image, float lower, float upper);
+void erode_cuda(BitMask& mask, const Geometry& g, double radius_mm);
+void dilate_cuda(BitMask& mask, const Geometry& g, double radius_mm);
+/// Keeps the largest 6-connected component (the first in memory order among equals); returns
+/// its size in voxels, 0 for an empty mask.
+std::int64_t keep_largest_component(BitMask& mask);
+/// Sets the unset voxels that cannot reach the grid's border (6-connected) to 1.
+void fill_holes(BitMask& mask);
 }  // namespace detail
 
 }  // namespace nc::kernels

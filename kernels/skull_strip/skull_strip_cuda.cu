@@ -1,3 +1,5 @@
+#include <optional>
+
 #include "kernels/common/device_buffer.cuh"
 #include "kernels/skull_strip/morphology.hpp"
 #include "kernels/skull_strip/skull_strip.hpp"
@@ -7,27 +9,35 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void window_kernel(const float* __restrict__ gm_image, long long n, float lower, float upper,
-                              std::uint8_t* __restrict__ gm_mask) {
+// One thread per voxel slot of the packed layout (words · 64 per row, the tail past nx empty):
+// each warp's ballot is one half word, written by its first lane. Reads are coalesced along i.
+// The slot count is a multiple of 64 and the stride of 32, so every warp runs whole.
+__global__ void window_kernel(const float* __restrict__ gm_image, long long nx, long long slots, int words, float lower,
+                              float upper, std::uint32_t* __restrict__ gm_half_words) {
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride)
-    gm_mask[v] = in_window(gm_image[v], lower, upper);
+  const long long row_slots = static_cast<long long>(words) * 64;
+  for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < slots; t += stride) {
+    const long long row = t / row_slots, i = t % row_slots;
+    const bool inside = i < nx && in_window(gm_image[row * nx + i], lower, upper);
+    const std::uint32_t ballot = __ballot_sync(0xffffffffu, inside);
+    if (threadIdx.x % 32 == 0) gm_half_words[t / 32] = ballot;  // little endian: low half first
+  }
 }
 
-// One thread per word: packs 64 voxels of a row where mask == value.
-__global__ void pack_kernel(const std::uint8_t* __restrict__ gm_mask, std::uint8_t value, long long nx, long long rows,
-                            int words, std::uint64_t* __restrict__ gm_bits) {
-  const long long total = rows * words;
+// The grid's voxels that are not set.
+__global__ void complement_kernel(const std::uint64_t* __restrict__ gm_src, long long total, int words,
+                                  std::uint64_t last_word_mask, std::uint64_t* __restrict__ gm_dst) {
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride) {
-    const long long row = w / words, q = w % words;
-    std::uint64_t bits = 0;
-    for (int b = 0; b < 64; ++b) {
-      const long long i = q * 64 + b;
-      if (i < nx && gm_mask[row * nx + i] == value) bits |= std::uint64_t{1} << b;
-    }
-    gm_bits[w] = bits;
-  }
+  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride)
+    gm_dst[w] = ~gm_src[w] & (w % words == words - 1 ? last_word_mask : ~std::uint64_t{0});
+}
+
+// Erosion's last step: a voxel survives when no background voxel was near.
+__global__ void remove_kernel(std::uint64_t* __restrict__ gm_mask, const std::uint64_t* __restrict__ gm_near,
+                              long long total) {
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride)
+    gm_mask[w] &= ~gm_near[w];
 }
 
 // One thread per output word: the OR over the ball's rows of the dilated source words.
@@ -50,50 +60,51 @@ __global__ void dilate_kernel(const std::uint64_t* __restrict__ gm_src, long lon
   }
 }
 
-// erode: mask = mask && !near; dilate: mask = near.
-__global__ void unpack_kernel(const std::uint64_t* __restrict__ gm_bits, long long nx, long long n, int words,
-                              bool erode, std::uint8_t* __restrict__ gm_mask) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
-    const long long row = v / nx, i = v % nx;
-    const bool near = (gm_bits[row * words + i / 64] >> (i % 64)) & 1;
-    gm_mask[v] = erode ? (gm_mask[v] && !near) : near;
-  }
-}
-
-void morphology(std::uint8_t* h_mask, const Geometry& g, double radius_mm, bool erode) {
+void morphology(BitMask& mask, const Geometry& g, double radius_mm, bool erode) {
   if (radius_mm <= 0) return;
-  const long long nx = g.size[0], ny = g.size[1], nz = g.size[2], n = nx * ny * nz, rows = ny * nz;
-  const int words = packed_words(nx);
-  const std::uint64_t last_word_mask = nx % 64 ? (std::uint64_t{1} << (nx % 64)) - 1 : ~std::uint64_t{0};
+  const long long total = static_cast<long long>(mask.bits.size());
   const std::vector<BallRow> ball = ball_rows(g, radius_mm);
-  DeviceBuffer<std::uint8_t> d_mask(std::span<const std::uint8_t>(h_mask, std::size_t(n)));
   const DeviceBuffer<BallRow> d_ball{std::span<const BallRow>(ball)};
-  DeviceBuffer<std::uint64_t> d_src{std::size_t(rows * words)};
-  DeviceBuffer<std::uint64_t> d_dst{std::size_t(rows * words)};
-  // Erosion dilates the background (feature 0), dilation the foreground (feature 1).
-  pack_kernel<<<grid_stride_blocks(rows * words, kThreads), kThreads>>>(d_mask.get(), erode ? 0 : 1, nx, rows, words,
-                                                                       d_src.get());
+  DeviceBuffer<std::uint64_t> d_mask{std::span<const std::uint64_t>(mask.bits)};
+  DeviceBuffer<std::uint64_t> d_near{mask.bits.size()};
+  const int blocks = grid_stride_blocks(total, kThreads);
+  // Erosion dilates the background, dilation the mask itself.
+  const std::uint64_t* source = d_mask.get();
+  std::optional<DeviceBuffer<std::uint64_t>> d_background;
+  if (erode) {
+    d_background.emplace(mask.bits.size());
+    complement_kernel<<<blocks, kThreads>>>(d_mask.get(), total, mask.words, mask.last_word_mask(),
+                                            d_background->get());
+    NC_CUDA_CHECK(cudaGetLastError());
+    source = d_background->get();
+  }
+  dilate_kernel<<<blocks, kThreads>>>(source, mask.ny, mask.nz, mask.words, mask.last_word_mask(), d_ball.get(),
+                                      int(ball.size()), d_near.get());
   NC_CUDA_CHECK(cudaGetLastError());
-  dilate_kernel<<<grid_stride_blocks(rows * words, kThreads), kThreads>>>(d_src.get(), ny, nz, words, last_word_mask,
-                                                                         d_ball.get(), int(ball.size()), d_dst.get());
-  NC_CUDA_CHECK(cudaGetLastError());
-  unpack_kernel<<<grid_stride_blocks(n, kThreads), kThreads>>>(d_dst.get(), nx, n, words, erode, d_mask.get());
-  NC_CUDA_CHECK(cudaGetLastError());
-  d_mask.copy_to(std::span<std::uint8_t>(h_mask, std::size_t(n)));
+  if (erode) {
+    remove_kernel<<<blocks, kThreads>>>(d_mask.get(), d_near.get(), total);
+    NC_CUDA_CHECK(cudaGetLastError());
+    d_mask.copy_to(std::span<std::uint64_t>(mask.bits));
+  } else {
+    d_near.copy_to(std::span<std::uint64_t>(mask.bits));
+  }
 }
 
 }  // namespace
 
-void window_cuda(const float* image, std::int64_t n, float lower, float upper, std::uint8_t* mask) {
-  const DeviceBuffer<float> d_image(std::span<const float>(image, std::size_t(n)));
-  DeviceBuffer<std::uint8_t> d_mask{std::size_t(n)};
-  window_kernel<<<grid_stride_blocks(n, kThreads), kThreads>>>(d_image.get(), n, lower, upper, d_mask.get());
+BitMask window_cuda(const ImageVolume& image, float lower, float upper) {
+  BitMask mask(image.geometry);
+  const DeviceBuffer<float> d_image{std::span<const float>(image.voxels)};
+  DeviceBuffer<std::uint64_t> d_bits{mask.bits.size()};
+  const long long slots = static_cast<long long>(mask.bits.size()) * 64;
+  window_kernel<<<grid_stride_blocks(slots, kThreads), kThreads>>>(
+      d_image.get(), mask.nx, slots, mask.words, lower, upper, reinterpret_cast<std::uint32_t*>(d_bits.get()));
   NC_CUDA_CHECK(cudaGetLastError());
-  d_mask.copy_to(std::span<std::uint8_t>(mask, std::size_t(n)));
+  d_bits.copy_to(std::span<std::uint64_t>(mask.bits));
+  return mask;
 }
 
-void erode_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, true); }
-void dilate_cuda(std::uint8_t* mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, false); }
+void erode_cuda(BitMask& mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, true); }
+void dilate_cuda(BitMask& mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, false); }
 
 }  // namespace nc::kernels::detail

@@ -3,8 +3,11 @@
 
 namespace nc::kernels::detail {
 
-void window_cuda(const float*, std::int64_t, float, float, std::uint8_t*) { require_cuda("skull strip"); }
-void erode_cuda(std::uint8_t*, const Geometry&, double) { require_cuda("skull strip"); }
-void dilate_cuda(std::uint8_t*, const Geometry&, double) { require_cuda("skull strip"); }
+BitMask window_cuda(const ImageVolume&, float, float) {
+  require_cuda("skull strip");
+  return {};
+}
+void erode_cuda(BitMask&, const Geometry&, double) { require_cuda("skull strip"); }
+void dilate_cuda(BitMask&, const Geometry&, double) { require_cuda("skull strip"); }
 
 }  // namespace nc::kernels::detail

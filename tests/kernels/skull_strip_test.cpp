@@ -103,11 +103,11 @@ TEST(SkullStrip, MorphologyEqualsBruteForceBall) {
         }
     return out;
   };
-  auto eroded = mask, dilated = mask;
-  detail::erode_cpu(eroded.data(), g, r);
-  detail::dilate_cpu(dilated.data(), g, r);
-  EXPECT_EQ(eroded, brute(true));
-  EXPECT_EQ(dilated, brute(false));
+  auto eroded = detail::pack_mask(mask.data(), g), dilated = eroded;
+  detail::erode_cpu(eroded, g, r);
+  detail::dilate_cpu(dilated, g, r);
+  EXPECT_EQ(eroded, detail::pack_mask(brute(true).data(), g));
+  EXPECT_EQ(dilated, detail::pack_mask(brute(false).data(), g));
 }
 
 // On the synthetic cohort (ctest fixture synth_small): resample to 1 mm, strip, and compare
