@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/finite.hpp"
 #include "kernels/equalize/clahe_math.hpp"
 #include "kernels/equalize/equalize.hpp"
 
@@ -57,6 +58,7 @@ void clip_histogram(std::vector<std::int64_t>& hist, std::int64_t limit) {
 
 ImageVolume clahe(const ImageVolume& image, const ClaheParams& params, Backend backend) {
   if (image.voxels.empty()) throw Error("CLAHE: the image is empty");
+  require_finite(image, "CLAHE");
   if (params.nbins < 2 || params.nbins > kClaheLevels) throw Error("CLAHE: nbins must lie in [2, 16384]");
   if (backend == Backend::Cuda) require_cuda("CLAHE");
   const Geometry& g = image.geometry;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/huge_pages.hpp"
+#include "kernels/common/finite.hpp"
 #include "kernels/equalize/equalize_math.hpp"
 
 namespace nc::kernels {
@@ -13,6 +14,7 @@ namespace nc::kernels {
 ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
                               const Volume<std::uint8_t>* mask) {
   if (image.voxels.empty()) throw Error("adaptive equalization: the image is empty");
+  require_finite(image, "adaptive equalization");
   if (params.radius < 1 || params.radius > 64)
     throw Error("adaptive equalization: radius " + std::to_string(params.radius) + " is outside [1, 64]");
   if (!(params.alpha >= 0 && params.alpha <= 1) || !(params.beta >= 0 && params.beta <= 1))

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/common/finite.hpp"
 namespace nc::kernels {
 namespace {
 
@@ -15,6 +16,7 @@ constexpr int kOtsuBins = 256;
 
 void validate(const ImageVolume& image, const SkullStripParams& params) {
   if (image.voxels.empty()) throw Error("skull strip: the image is empty");
+  require_finite(image, "skull strip");
   if (!(params.lower_hu <= params.upper_hu)) throw Error("skull strip: the CT window's lower bound exceeds its upper");
   if (!(params.opening_radius_mm >= 0) || !(params.closing_radius_mm >= 0))
     throw Error("skull strip: morphology radii must be non-negative");
@@ -50,6 +52,7 @@ std::int64_t write_outputs(const detail::BitMask& bits, const ImageVolume& image
 
 float otsu_threshold(const ImageVolume& image) {
   if (image.voxels.empty()) throw Error("Otsu threshold: the image is empty");
+  require_finite(image, "Otsu threshold");
   const auto [lo_it, hi_it] = std::minmax_element(image.voxels.begin(), image.voxels.end());
   const double lo = *lo_it, hi = *hi_it;
   if (!(hi > lo)) throw Error("Otsu threshold: the image is constant");

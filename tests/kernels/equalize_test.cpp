@@ -4,6 +4,7 @@
 #include <itkAdaptiveHistogramEqualizationImageFilter.h>
 
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "tests/support/process.hpp"
@@ -126,6 +127,13 @@ TEST(Clahe, MatchesSkimageEqualizeAdapthist) {
     EXPECT_LT(sum / double(ours.voxels.size()), 1e-3) << "kernel " << kernel;
     EXPECT_LT(worst, 0.01) << "kernel " << kernel;
   }
+}
+
+TEST(Equalize, NanVoxelsAreAnError) {
+  ImageVolume in = textured({16, 16, 16}, 5);
+  in.at(1, 2, 3) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(adaptive_equalize(in, {}, Backend::Cpu), Error);
+  EXPECT_THROW(clahe(in, {}, Backend::Cpu), Error);
 }
 
 TEST(Clahe, RejectsEmptyImageAndOversizedTiles) {

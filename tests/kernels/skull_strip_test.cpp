@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <random>
 
 #include "io/image_io.hpp"
@@ -65,6 +67,20 @@ TEST(SkullStrip, NoBrainComponentIsAnError) {
 TEST(SkullStrip, ConstantMrCannotBeThresholded) {
   const ImageVolume flat(cube(16), 100.0f);
   EXPECT_THROW(skull_strip(flat, StripMethod::MrOtsu, {}, Backend::Cpu), Error);
+}
+
+TEST(SkullStrip, NanOrInfiniteVoxelsAreAnErrorNamingTheirCount) {
+  ImageVolume ct = test::head_phantom(32, 10, 11, 12);
+  ct.at(3, 4, 5) = std::numeric_limits<float>::quiet_NaN();
+  ct.at(6, 7, 8) = std::numeric_limits<float>::infinity();
+  for (const auto method : {StripMethod::CtWindow, StripMethod::MrOtsu}) {
+    try {
+      skull_strip(ct, method, SkullStripParams::defaults_for(method), Backend::Cpu);
+      ADD_FAILURE() << "no error for an image with NaN";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("2 NaN or infinite voxels"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(SkullStrip, OtsuSplitsTwoClasses) {
