@@ -9,7 +9,7 @@ packages=(
   # libraries the project links
   libinsighttoolkit5-dev libhdf5-dev libopenmpi-dev openmpi-bin libtorch-dev libtbb-dev libssl-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev zlib1g-dev
-  libjemalloc-dev
+  libjemalloc-dev libdeflate-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # data: Colin27 head and the AAL atlas
   mricron-data
