@@ -199,20 +199,33 @@ def mpi_equals_single():
         assert set(f["scans/rank"][:]) == {1, 2}, f["scans/rank"][:]  # rank 0 only coordinates
 
 
+def write_cropped(source, target, half_width):
+    """A cube of 2·half_width voxels from the centre of `source`, with its true position kept."""
+    image = nibabel.load(source)
+    centre = [n // 2 for n in image.shape[:3]]
+    corner = [c - half_width for c in centre]
+    window = tuple(slice(c, c + 2 * half_width) for c in corner)
+    affine = image.affine.copy()
+    affine[:3, 3] = image.affine[:3, :3] @ np.array(corner) + image.affine[:3, 3]
+    nibabel.save(nibabel.Nifti1Image(np.asanyarray(image.dataobj)[window], affine, image.header), target)
+
+
 def mpi_balances_uneven_costs():
-    """Slow CT scans on the even rows, fast MR scans on the odd rows, one scan in flight per
-    worker. A static split by row would give every CT scan to one worker; with work pulled
-    on demand the worker busy with the first CT scan is still busy when the second is handed
-    out, so both workers get CT scans."""
+    """Slow CT scans on the even rows, fast small MR scans (the centre 96³ of the fixture's MR)
+    on the odd rows, one scan in flight per worker. A static split by row would give every CT
+    scan to one worker; with work pulled on demand the worker busy with the first CT scan is
+    still busy when the second is handed out, so both workers get CT scans."""
     folder = os.path.join(WORK, "mpi_uneven")
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     link_images(folder)
+    for sub in ("images", "labels"):
+        write_cropped(os.path.join(SYNTH, sub, "sub-0002.nii.gz"), os.path.join(folder, f"small-mr-{sub}.nii.gz"), 48)
     manifest = os.path.join(folder, "manifest.tsv")
     rows = []
     for i in range(3):
         rows.append((f"ct-{i}", "images/sub-0001.nii.gz", "CT", "3", "F", "labels/sub-0001.nii.gz"))
-        rows.append((f"mr-{i}", "images/sub-0002.nii.gz", "MR", "5", "M", "labels/sub-0002.nii.gz"))
+        rows.append((f"mr-{i}", "small-mr-images.nii.gz", "MR", "5", "M", "small-mr-labels.nii.gz"))
     write_manifest(manifest, rows)
     out = os.path.join(folder, "results.h5")
     run(manifest, out, "--threads", "1", "--in-flight", "1", check=0, launcher=MPIRUN)
