@@ -1,8 +1,14 @@
 #include "io/cohort_store.hpp"
 
+#include <libdeflate.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -17,12 +23,81 @@ using namespace h5;
 
 constexpr const char* kStatusPending = "pending";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int kLabelDeflateLevel = 4;
+
+struct CompressorFree {
+  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+};
+
+std::uint16_t largest_label(const LabelVolume& labels) {
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::size_t>(0, labels.voxels.size()), std::uint16_t{0},
+      [&](const tbb::blocked_range<std::size_t>& r, std::uint16_t m) {
+        for (std::size_t v = r.begin(); v != r.end(); ++v) m = std::max(m, labels.voxels[v]);
+        return m;
+      },
+      [](std::uint16_t a, std::uint16_t b) { return std::max(a, b); });
+}
+
+// One chunk of a label map ([k][j][i] order) as the dataset's filters would leave it: copied
+// out with zeros past the volume's edges, byte-shuffled (low bytes first; a no-op for uint8),
+// then zlib-compressed.
+std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool as_bytes, const hsize_t offset[3],
+                                          const std::vector<hsize_t>& chunk, const std::vector<hsize_t>& dims,
+                                          libdeflate_compressor* compressor) {
+  const std::int64_t nx = labels.geometry.size[0], ny = labels.geometry.size[1];
+  const std::size_t n = std::size_t(chunk[0] * chunk[1] * chunk[2]);
+  std::vector<unsigned char> raw(n * (as_bytes ? 1 : 2), 0);
+  for (hsize_t k = 0; k < std::min(chunk[0], dims[0] - offset[0]); ++k)
+    for (hsize_t j = 0; j < std::min(chunk[1], dims[1] - offset[1]); ++j) {
+      const std::uint16_t* src = labels.voxels.data() + std::int64_t(offset[2]) +
+                                 nx * (std::int64_t(offset[1] + j) + ny * std::int64_t(offset[0] + k));
+      const std::size_t row = std::size_t(chunk[2] * (j + chunk[1] * k));
+      for (hsize_t i = 0; i < std::min(chunk[2], dims[2] - offset[2]); ++i) {
+        raw[row + i] = static_cast<unsigned char>(src[i] & 0xff);
+        if (!as_bytes) raw[n + row + i] = static_cast<unsigned char>(src[i] >> 8);
+      }
+    }
+  std::vector<unsigned char> out(libdeflate_zlib_compress_bound(compressor, raw.size()));
+  out.resize(libdeflate_zlib_compress(compressor, raw.data(), raw.size(), out.data(), out.size()));
+  return out;
+}
+
+// The label map's chunks, filtered in parallel and stored with H5Dwrite_chunk: HDF5's own filter
+// pipeline would compress them one after another on the writer's thread, which is the single
+// writer of a whole cohort. Readers see an ordinary shuffle + deflate dataset.
+void write_label_chunks(hid_t ds, const LabelVolume& labels, bool as_bytes, const std::vector<hsize_t>& dims,
+                        const std::vector<hsize_t>& chunk, const std::string& what) {
+  hsize_t grid[3];
+  for (int d = 0; d < 3; ++d) grid[d] = (dims[std::size_t(d)] + chunk[std::size_t(d)] - 1) / chunk[std::size_t(d)];
+  const auto offset_of = [&](std::size_t c, hsize_t offset[3]) {
+    offset[2] = (c % grid[2]) * chunk[2];
+    offset[1] = (c / grid[2] % grid[1]) * chunk[1];
+    offset[0] = (c / grid[2] / grid[1]) * chunk[0];
+  };
+  std::vector<std::vector<unsigned char>> filtered(std::size_t(grid[0] * grid[1] * grid[2]));
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, filtered.size()), [&](const tbb::blocked_range<std::size_t>& r) {
+    const std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
+        libdeflate_alloc_compressor(kLabelDeflateLevel));
+    for (std::size_t c = r.begin(); c != r.end(); ++c) {
+      hsize_t offset[3];
+      offset_of(c, offset);
+      filtered[c] = filtered_chunk(labels, as_bytes, offset, chunk, dims, compressor.get());
+    }
+  });
+  for (std::size_t c = 0; c < filtered.size(); ++c) {
+    hsize_t offset[3];
+    offset_of(c, offset);
+    check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, filtered[c].size(), filtered[c].data()), what);
+  }
+}
 
 std::vector<Region> read_regions(hid_t file) {
   const Handle labels_ds = open_dataset(file, "/regions/label");
   std::vector<int> labels(extent(labels_ds.get()));
   if (!labels.empty())
-    check(H5Dread(labels_ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()), "read /regions/label");
+    check(H5Dread(labels_ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()),
+          "read /regions/label");
   const auto names = read_text_dataset(open_dataset(file, "/regions/name").get(), "/regions/name");
   const auto hemis = read_text_dataset(open_dataset(file, "/regions/hemisphere").get(), "/regions/hemisphere");
   if (names.size() != labels.size() || hemis.size() != labels.size())
@@ -183,16 +258,14 @@ void CohortStore::write(const ScanRecord& record) {
     const Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "create properties"), H5Pclose);
     check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "set chunking");
     check(H5Pset_shuffle(dcpl.get()), "set shuffle");
-    check(H5Pset_deflate(dcpl.get(), 4), "set compression");
-    const bool fits_in_byte =
-        std::all_of(labels.voxels.begin(), labels.voxels.end(), [](std::uint16_t v) { return v < 256; });
+    check(H5Pset_deflate(dcpl.get(), kLabelDeflateLevel), "set compression");
+    const bool fits_in_byte = largest_label(labels) < 256;
     const Handle space = simple_space(dims, false);
-    const Handle ds(check(H5Dcreate2(file, label_path.c_str(), fits_in_byte ? H5T_STD_U8LE : H5T_STD_U16LE,
-                                     space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+    const Handle ds(check(H5Dcreate2(file, label_path.c_str(), fits_in_byte ? H5T_STD_U8LE : H5T_STD_U16LE, space.get(),
+                                     H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                           "create " + label_path),
                     H5Dclose);
-    check(H5Dwrite(ds.get(), H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.voxels.data()),
-          "write " + label_path);
+    write_label_chunks(ds.get(), labels, fits_in_byte, dims, chunk, "write " + label_path);
     write_double_array_attribute(ds.get(), "spacing", g.spacing_mm.data(), 3);
     write_double_array_attribute(ds.get(), "origin", g.origin_mm.data(), 3);
     write_double_array_attribute(ds.get(), "direction", g.direction.data(), 9);
@@ -310,8 +383,7 @@ std::string read_row_text(hid_t file, const std::string& path, hsize_t row) {
 }  // namespace
 
 ScanRecord CohortStore::read_record(std::size_t row) const {
-  if (row >= scan_count())
-    throw StoreError(impl_->path.string() + ": row " + std::to_string(row) + " is out of range");
+  if (row >= scan_count()) throw StoreError(impl_->path.string() + ": row " + std::to_string(row) + " is out of range");
   const hid_t file = impl_->file.get();
   ScanRecord record;
   record.row = row;

@@ -33,6 +33,26 @@ TEST(CohortStore, NewStoreHasEveryScanPendingInManifestOrder) {
   EXPECT_TRUE(std::all_of(volumes.begin(), volumes.end(), [](double v) { return std::isnan(v); }));
 }
 
+// Label maps are filtered chunk by chunk in parallel and written with H5Dwrite_chunk: a map
+// spanning several 64³ chunks with partial edge chunks, and labels above 255 (stored as uint16,
+// byte-shuffled), must read back voxel for voxel through HDF5's own filter pipeline.
+TEST(CohortStore, LargeLabelMapsReadBackAcrossChunks) {
+  TempDir dir;
+  for (const std::uint16_t top : {std::uint16_t{9}, std::uint16_t{1000}}) {
+    auto record = test::test_record(1);
+    Geometry g;
+    g.size = {130, 70, 65};
+    LabelVolume labels(g);
+    for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = std::uint16_t((n * 7919) % (top + 1));
+    record.labels = labels;
+    const auto path = dir / ("r" + std::to_string(top) + ".h5");
+    make_store(path, 2).write(record);
+    const auto back = CohortStore::open(path, CohortStore::Mode::ReadOnly).read_labels("sub-101");
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->voxels, labels.voxels) << "largest label " << top;
+  }
+}
+
 TEST(CohortStore, RecordsReadBackAfterReopen) {
   TempDir dir;
   {
