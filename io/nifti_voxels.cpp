@@ -41,40 +41,21 @@ void convert(const unsigned char* raw, std::size_t n, float* out) {
 
 // Converts `n` stored values of `datatype` to float; returns false for unsupported types.
 bool convert_to_float(int datatype, const unsigned char* raw, std::size_t n, float* out) {
+  // clang-format off
   switch (datatype) {
-    case NIFTI_TYPE_UINT8:
-      convert<std::uint8_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_INT8:
-      convert<std::int8_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_INT16:
-      convert<std::int16_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_UINT16:
-      convert<std::uint16_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_INT32:
-      convert<std::int32_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_UINT32:
-      convert<std::uint32_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_INT64:
-      convert<std::int64_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_UINT64:
-      convert<std::uint64_t>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_FLOAT32:
-      convert<float>(raw, n, out);
-      return true;
-    case NIFTI_TYPE_FLOAT64:
-      convert<double>(raw, n, out);
-      return true;
-    default:
-      return false;
+    case NIFTI_TYPE_UINT8: convert<std::uint8_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT8: convert<std::int8_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT16: convert<std::int16_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT16: convert<std::uint16_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT32: convert<std::int32_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT32: convert<std::uint32_t>(raw, n, out); return true;
+    case NIFTI_TYPE_INT64: convert<std::int64_t>(raw, n, out); return true;
+    case NIFTI_TYPE_UINT64: convert<std::uint64_t>(raw, n, out); return true;
+    case NIFTI_TYPE_FLOAT32: convert<float>(raw, n, out); return true;
+    case NIFTI_TYPE_FLOAT64: convert<double>(raw, n, out); return true;
+    default: return false;
   }
+  // clang-format on
 }
 
 // Byte-swaps (when the file's order is not ours) and converts `count` stored values to float.
