@@ -6,6 +6,7 @@ scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
            mpi_equals_single, mpi_balances_uneven_costs, mpi_rank_killed_then_resume
 The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
+import json
 import os
 import shutil
 import signal
@@ -120,8 +121,14 @@ def end_to_end():
     ])
     out = os.path.join(folder, "results.h5")
     exported = os.path.join(folder, "nifti")
-    r = run(manifest, out, "--export-nifti", exported, check=1)  # one scan failed
+    timings = os.path.join(folder, "timings.json")
+    r = run(manifest, out, "--export-nifti", exported, "--timings", timings, check=1)  # one scan failed
     assert "broken failed: read:" in r.stdout + r.stderr, r.stdout + r.stderr
+    with open(timings) as f:
+        t = json.load(f)
+    assert t["scans"] == 3 and t["wall_seconds"] > 0 and t["scans_per_minute"] > 0, t
+    assert set(t["stage_seconds_per_scan"]) == {"read", "preprocess", "infer", "measure", "write"}, t
+    assert t["stage_seconds_per_scan"]["infer"] > 0, t
     with h5py.File(out) as f:
         assert text(f["scans/status"]) == ["ok", "failed", "ok"]
         assert "broken.nii.gz" in text(f["scans/error"])[1]
