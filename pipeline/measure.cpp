@@ -1,5 +1,6 @@
 #include "pipeline/measure.hpp"
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
@@ -67,7 +68,8 @@ std::vector<std::uint8_t> surface(const LabelVolume& v, std::uint16_t label, con
   std::vector<std::uint8_t> padded(std::size_t(px * py * pz), 0);
   for (std::int64_t k = 0; k < nz; ++k)
     for (std::int64_t j = 0; j < ny; ++j) {
-      const std::uint16_t* row = &v.voxels[std::size_t(v.geometry.linear_index(box.lo[0], box.lo[1] + j, box.lo[2] + k))];
+      const std::uint16_t* row =
+          &v.voxels[std::size_t(v.geometry.linear_index(box.lo[0], box.lo[1] + j, box.lo[2] + k))];
       std::uint8_t* dst = &padded[std::size_t(1 + px * ((j + 1) + py * (k + 1)))];
       for (std::int64_t i = 0; i < nx; ++i) dst[i] = row[i] == label;
     }
@@ -120,28 +122,44 @@ void distance_transform_1d(double* f, std::int64_t n, std::int64_t stride, doubl
 }
 
 /// Squared Euclidean distance in mm² from every voxel of the box to the nearest feature voxel.
-std::vector<double> squared_distance_to(const std::vector<std::uint8_t>& features, const Box& box, const Vec3& spacing) {
+/// Each pass runs its lines in parallel (the lines of a pass are independent), so one large
+/// region does not leave the other cores idle while the small ones are done.
+std::vector<double> squared_distance_to(const std::vector<std::uint8_t>& features, const Box& box,
+                                        const Vec3& spacing) {
   const std::int64_t nx = box.extent(0), ny = box.extent(1), nz = box.extent(2);
   std::vector<double> d(features.size());
   for (std::size_t v = 0; v < d.size(); ++v) d[v] = features[v] ? 0.0 : kInfinity;
-  std::vector<double> scratch, bounds;
-  std::vector<std::int64_t> hull;
-  for (std::int64_t k = 0; k < nz; ++k)
-    for (std::int64_t j = 0; j < ny; ++j) distance_transform_1d(&d[std::size_t(nx * (j + ny * k))], nx, 1, spacing[0], scratch, hull, bounds);
-  for (std::int64_t k = 0; k < nz; ++k)
-    for (std::int64_t i = 0; i < nx; ++i) distance_transform_1d(&d[std::size_t(i + nx * ny * k)], ny, nx, spacing[1], scratch, hull, bounds);
-  for (std::int64_t j = 0; j < ny; ++j)
-    for (std::int64_t i = 0; i < nx; ++i) distance_transform_1d(&d[std::size_t(i + nx * j)], nz, nx * ny, spacing[2], scratch, hull, bounds);
+  // Runs transform(line, scratch...) for `lines` lines in parallel, scratch per task.
+  const auto pass = [&](std::int64_t lines, auto transform) {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, lines), [&](const tbb::blocked_range<std::int64_t>& r) {
+      std::vector<double> scratch, bounds;
+      std::vector<std::int64_t> hull;
+      for (std::int64_t line = r.begin(); line != r.end(); ++line) transform(line, scratch, hull, bounds);
+    });
+  };
+  pass(ny * nz, [&](std::int64_t row, auto& scratch, auto& hull, auto& bounds) {
+    distance_transform_1d(&d[std::size_t(nx * row)], nx, 1, spacing[0], scratch, hull, bounds);
+  });
+  pass(nx * nz, [&](std::int64_t line, auto& scratch, auto& hull, auto& bounds) {
+    const std::int64_t i = line % nx, k = line / nx;
+    distance_transform_1d(&d[std::size_t(i + nx * ny * k)], ny, nx, spacing[1], scratch, hull, bounds);
+  });
+  pass(nx * ny, [&](std::int64_t line, auto& scratch, auto& hull, auto& bounds) {
+    distance_transform_1d(&d[std::size_t(line)], nz, nx * ny, spacing[2], scratch, hull, bounds);
+  });
   return d;
 }
 
-/// numpy.percentile's default (linear interpolation between order statistics).
+/// numpy.percentile's default (linear interpolation between order statistics), from the two
+/// order statistics it needs (nth_element) rather than a full sort.
 double percentile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
   const double position = q / 100.0 * double(values.size() - 1);
   const std::size_t below = std::size_t(position);
-  if (below + 1 >= values.size()) return values.back();
-  return values[below] + (values[below + 1] - values[below]) * (position - double(below));
+  const auto nth = values.begin() + std::ptrdiff_t(below);
+  std::nth_element(values.begin(), nth, values.end());
+  if (below + 1 >= values.size()) return *nth;
+  const double next = *std::min_element(nth + 1, values.end());
+  return *nth + (next - *nth) * (position - double(below));
 }
 
 double directed_percentile(const std::vector<std::uint8_t>& from, const std::vector<std::uint8_t>& to, const Box& box,
@@ -171,12 +189,13 @@ double hd95_mm(const LabelVolume& a, const LabelVolume& b, std::uint16_t label) 
 RegionMetrics measure_volumes(const LabelVolume& labels, const std::vector<int>& regions, kernels::Backend backend) {
   const auto counts = kernels::count_labels(labels.voxels, label_range(regions), backend);
   RegionMetrics m;
-  for (int r : regions) m.volume_ml.push_back(double(counts.predicted[std::size_t(r)]) * labels.geometry.voxel_volume_ml());
+  for (int r : regions)
+    m.volume_ml.push_back(double(counts.predicted[std::size_t(r)]) * labels.geometry.voxel_volume_ml());
   return m;
 }
 
-RegionMetrics measure_against_truth(const LabelVolume& labels, const LabelVolume& truth, const std::vector<int>& regions,
-                                    kernels::Backend backend) {
+RegionMetrics measure_against_truth(const LabelVolume& labels, const LabelVolume& truth,
+                                    const std::vector<int>& regions, kernels::Backend backend) {
   if (labels.geometry.size != truth.geometry.size)
     throw Error("measure: the ground-truth label map is not on the scan's grid");
   const auto c = kernels::count_label_overlap(labels.voxels, truth.voxels, label_range(regions), backend);
