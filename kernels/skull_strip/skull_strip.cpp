@@ -48,11 +48,8 @@ std::int64_t write_outputs(const detail::BitMask& bits, const ImageVolume& image
   return detail::count_set(bits);
 }
 
-}  // namespace
-
-float otsu_threshold(const ImageVolume& image) {
-  if (image.voxels.empty()) throw Error("Otsu threshold: the image is empty");
-  require_finite(image, "Otsu threshold");
+// Otsu's threshold of an image already known to be non-empty and finite.
+float otsu_of_finite(const ImageVolume& image) {
   const auto [lo_it, hi_it] = std::minmax_element(image.voxels.begin(), image.voxels.end());
   const double lo = *lo_it, hi = *hi_it;
   if (!(hi > lo)) throw Error("Otsu threshold: the image is constant");
@@ -80,13 +77,21 @@ float otsu_threshold(const ImageVolume& image) {
   return float(lo + double(best_bin + 1) / scale);  // the upper edge of the last background bin
 }
 
+}  // namespace
+
+float otsu_threshold(const ImageVolume& image) {
+  if (image.voxels.empty()) throw Error("Otsu threshold: the image is empty");
+  require_finite(image, "Otsu threshold");
+  return otsu_of_finite(image);
+}
+
 SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const SkullStripParams& params,
                              Backend backend) {
   validate(image, params);
   if (backend == Backend::Cuda) require_cuda("skull strip");
   const Geometry& g = image.geometry;
   SkullStripResult result;
-  result.threshold = method == StripMethod::MrOtsu ? otsu_threshold(image) : params.lower_hu;
+  result.threshold = method == StripMethod::MrOtsu ? otsu_of_finite(image) : params.lower_hu;  // validated above
   const float upper = method == StripMethod::MrOtsu ? std::numeric_limits<float>::max() : params.upper_hu;
 
   const bool cuda = backend == Backend::Cuda;
