@@ -97,12 +97,15 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
   const bool cuda = backend == Backend::Cuda;
   detail::BitMask mask = (cuda ? detail::window_cuda : detail::window_cpu)(image, result.threshold, upper);
   const detail::BitMask window = params.restore_outline ? mask : detail::BitMask();
+  // The largest component is chosen between the opening's erosion and its dilation: the
+  // dilation would join the brain again to scalp or muscle lying within twice the radius
+  // (14 of 40 synthetic MR masks took in the temporal muscle that way, ICV +11-16 %).
   (cuda ? detail::erode_cuda : detail::erode_cpu)(mask, g, params.opening_radius_mm);
-  (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.opening_radius_mm);
   // Component labelling (union-find over runs) runs on the host for both backends.
   if (detail::keep_largest_component(mask) == 0)
     throw Error("skull strip: no brain component found (threshold " + std::to_string(result.threshold) +
                 "; check the modality and the intensity window)");
+  (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.opening_radius_mm);
   if (params.restore_outline) reconstruct_within(mask, window, g, params.opening_radius_mm, cuda);
   detail::fill_holes(mask);
   (cuda ? detail::dilate_cuda : detail::dilate_cpu)(mask, g, params.closing_radius_mm);

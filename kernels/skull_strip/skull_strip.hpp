@@ -2,8 +2,8 @@
 /// \file
 /// Threshold skull stripping, as the pediatric CT study did it: an intensity window (CT:
 /// Hounsfield units; MR: an automatic Otsu threshold), morphological opening to cut the thin
-/// bridges between brain and scalp, the largest connected component, hole filling and a
-/// closing. The result is the brain mask, whose volume is the intracranial volume (ICV), and
+/// bridges between brain and scalp (the largest connected component is taken between its
+/// erosion and its dilation), hole filling and a closing. The result is the brain mask, whose volume is the intracranial volume (ICV), and
 /// the image with everything outside the mask set to the background value.
 
 #include <cstdint>
@@ -32,15 +32,13 @@ struct SkullStripParams {
   double closing_radius_mm = 3.0;
   float background = 0.0f;   ///< value of the masked image outside the brain
 
-  /// Defaults per method. MR needs a wider opening (7 mm) to cut the brain from the scalp,
-  /// because Otsu's threshold keeps both, and a wide closing (15 mm) to take in the sulcal
-  /// and outer CSF, which T1 cannot tell from skull.
+  /// Defaults per method. MR keeps the 5 mm opening but drops the outline restoration, and
+  /// closes wider (10 mm) to take in the sulcal and outer CSF, which T1 cannot tell from skull.
   static SkullStripParams defaults_for(StripMethod method) {
     SkullStripParams p;
     if (method == StripMethod::MrOtsu) {
-      p.opening_radius_mm = 7.0;
       p.restore_outline = false;
-      p.closing_radius_mm = 15.0;
+      p.closing_radius_mm = 10.0;
     }
     return p;
   }
