@@ -3,8 +3,9 @@
 /// Threshold skull stripping, as the pediatric CT study did it: an intensity window (CT:
 /// Hounsfield units; MR: an automatic Otsu threshold), morphological opening to cut the thin
 /// bridges between brain and scalp (the largest connected component is taken between its
-/// erosion and its dilation), hole filling and a closing. The result is the brain mask, whose volume is the intracranial volume (ICV), and
-/// the image with everything outside the mask set to the background value.
+/// erosion and its dilation), hole filling and a closing. The result is the brain mask, whose
+/// volume is the intracranial volume (ICV), and the image with everything outside the mask set
+/// to the background value.
 
 #include <cstdint>
 
