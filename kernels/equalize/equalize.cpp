@@ -1,8 +1,13 @@
 #include "kernels/equalize/equalize.hpp"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
+
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/huge_pages.hpp"
@@ -10,6 +15,24 @@
 #include "kernels/equalize/equalize_math.hpp"
 
 namespace nc::kernels {
+namespace {
+
+// The smallest and largest intensity of the voxels for which `inside(v)` holds.
+template <typename Inside>
+std::pair<float, float> intensity_range(const ImageVolume& image, const Inside& inside) {
+  using Range = std::pair<float, float>;
+  const Range empty{std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::size_t>(0, image.voxels.size()), empty,
+      [&](const tbb::blocked_range<std::size_t>& block, Range r) {
+        for (std::size_t v = block.begin(); v < block.end(); ++v)
+          if (inside(v)) r = {std::min(r.first, image.voxels[v]), std::max(r.second, image.voxels[v])};
+        return r;
+      },
+      [](const Range& a, const Range& b) { return Range{std::min(a.first, b.first), std::max(a.second, b.second)}; });
+}
+
+}  // namespace
 
 ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
                               const Volume<std::uint8_t>* mask) {
@@ -25,27 +48,25 @@ ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params,
 
   const std::size_t n = image.voxels.size();
   const auto inside = [&](std::size_t v) { return !mask || mask->voxels[v] != 0; };
-  float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
-  for (std::size_t v = 0; v < n; ++v)
-    if (inside(v)) {
-      lo = std::min(lo, image.voxels[v]);
-      hi = std::max(hi, image.voxels[v]);
-    }
+  const auto [lo, hi] = intensity_range(image, inside);
   if (!(hi > lo)) return image;  // constant (or empty mask): nothing to equalize
   const float range = hi - lo;
 
+  // Every whole-volume pass runs in parallel: serial ones took a sixth of the 2-thread time.
   std::vector<std::int16_t> levels = large_vector<std::int16_t>(n);
   std::vector<float> unit = large_vector<float>(n);
-  for (std::size_t v = 0; v < n; ++v) {
-    unit[v] = (image.voxels[v] - lo) / range;
-    levels[v] = inside(v) ? std::int16_t(ahe_level(unit[v])) : std::int16_t(-1);
-  }
+  ImageVolume out(image.geometry);  // huge pages (core/huge_pages.hpp), which a copy would not get
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n), [&](const tbb::blocked_range<std::size_t>& block) {
+    for (std::size_t v = block.begin(); v < block.end(); ++v) {
+      unit[v] = (image.voxels[v] - lo) / range;
+      levels[v] = inside(v) ? std::int16_t(ahe_level(unit[v])) : std::int16_t(-1);
+      out.voxels[v] = image.voxels[v];  // outside the mask: unchanged
+    }
+  });
   std::vector<float> table(2 * kAheBins - 1);
   for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d)
     table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
 
-  ImageVolume out(image.geometry);  // huge pages (core/huge_pages.hpp), which a copy would not get
-  std::copy(image.voxels.begin(), image.voxels.end(), out.voxels.begin());  // outside the mask: unchanged
   (backend == Backend::Cuda ? detail::adaptive_equalize_cuda : detail::adaptive_equalize_cpu)(
       levels.data(), unit.data(), table.data(), image.geometry, params, lo, range, out.voxels.data());
   return out;
