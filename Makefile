@@ -26,7 +26,7 @@ test: build
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)/cli/neurocohort $(DEMO_DIR)
 
-# The shipped model's volumes against the planted effects of 60 synthetic subjects (~12 min).
+# The shipped model's volumes against the planted effects of 60 synthetic subjects (~7 min).
 validate: build
 	@bash scripts/validate_model.sh $(BUILD_DIR)/cli/neurocohort $(VALIDATE_DIR)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped model against the synthetic cohort's planted effects (`make validate`, about
-# 12 minutes on 2 cores): synthesize 60 CT + MR subjects, run them with the default model,
+# 7 minutes on 2 cores): synthesize 60 CT + MR subjects, run them with the default model,
 # then require every effect that the true volumes show at p < 0.05 (age, sex, group per
 # region and ICV; left/right asymmetry per lobe) to show with the same sign and significance
 # in the model's volumes (tests/norms/check_model_volumes.py prints both side by side).
