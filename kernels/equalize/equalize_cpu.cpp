@@ -4,7 +4,6 @@
 #include <array>
 #include <numeric>
 #include <span>
-#include <utility>
 #include <vector>
 
 #include "kernels/equalize/equalize.hpp"
