@@ -29,9 +29,10 @@ std::string model_path(const std::string& architecture) {
 }
 
 // The whole segmentation stage of `run` on one scan: normalise, resample, windows, back to 1 mm.
-void BM_Segment(benchmark::State& state, const std::string& architecture) {
+void BM_Segment(benchmark::State& state, const std::string& architecture, pipeline::Precision precision) {
   pipeline::set_inference_threads(int(std::thread::hardware_concurrency()));
-  const auto model = pipeline::SegmentationModel::load(model_path(architecture));
+  const auto model =
+      pipeline::SegmentationModel::load(model_path(architecture), std::nullopt, pipeline::Device::Cpu, precision);
   const auto& scan = colin27();
   for (auto _ : state) {
     const LabelVolume labels = pipeline::segment(model, scan, {}, kernels::Backend::Cpu);
@@ -39,9 +40,19 @@ void BM_Segment(benchmark::State& state, const std::string& architecture) {
   }
   state.counters["voxels_1mm"] = double(scan.image.geometry.voxel_count());
 }
-BENCHMARK_CAPTURE(BM_Segment, resunet333, std::string("resunet333"))->Unit(benchmark::kSecond)->MinTime(5);
-BENCHMARK_CAPTURE(BM_Segment, resunet133, std::string("resunet133"))->Unit(benchmark::kSecond)->MinTime(5);
-BENCHMARK_CAPTURE(BM_Segment, unet3d, std::string("unet3d"))->Unit(benchmark::kSecond)->MinTime(5);
+BENCHMARK_CAPTURE(BM_Segment, resunet333, std::string("resunet333"), pipeline::Precision::Float32)
+    ->Unit(benchmark::kSecond)
+    ->MinTime(5);
+BENCHMARK_CAPTURE(BM_Segment, resunet133, std::string("resunet133"), pipeline::Precision::Float32)
+    ->Unit(benchmark::kSecond)
+    ->MinTime(5);
+BENCHMARK_CAPTURE(BM_Segment, unet3d, std::string("unet3d"), pipeline::Precision::Float32)
+    ->Unit(benchmark::kSecond)
+    ->MinTime(5);
+// bf16 by autocast: fast only on CPUs with native bf16 (AVX512-BF16, AMX); emulated elsewhere.
+BENCHMARK_CAPTURE(BM_Segment, resunet333_bf16, std::string("resunet333"), pipeline::Precision::BFloat16)
+    ->Unit(benchmark::kSecond)
+    ->MinTime(5);
 
 // Sliding windows (64³, half overlap, Gaussian blending, softmax) over the 2 mm input, against
 // one forward pass over a single tensor of the input's size rounded up to a multiple of 8.

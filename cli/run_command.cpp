@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -33,6 +34,7 @@ struct RunCliOptions {
   fs::path model = NC_DEFAULT_MODEL;
   std::optional<fs::path> model_metadata;
   std::string device = "auto";
+  pipeline::Precision precision = pipeline::Precision::Float32;
   int threads = 0;
   int in_flight = 3;
   int batch = 2;
@@ -103,6 +105,7 @@ io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::M
       {"model_path", fs::absolute(options.model).string()},
       {"model_sha256", io::sha256_file(options.model)},
       {"model_metadata", model.metadata().json},
+      {"precision", pipeline::precision_name(model.precision())},
       {"configuration", command_line()},
       {"manifest", fs::absolute(options.manifest).string()},
       {"start_time", now_iso8601()},
@@ -176,7 +179,8 @@ Prepared prepare(const RunCliOptions& options, int local_rank) {
   // The model is checked before any scan: a bad model fails the run at once.
   p.model.emplace(pipeline::SegmentationModel::load(
       options.model, options.model_metadata,
-      p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu));
+      p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu,
+      options.precision));
   if (options.export_nifti) {
     fs::create_directories(*options.export_nifti);
     p.settings.export_nifti = options.export_nifti;
@@ -198,8 +202,9 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
   if (mpi) mpi->broadcast_ready(true);
 #endif
   const std::vector<std::size_t> rows = order_rows(rows_to_do(*store), p.manifest, options.largest_first);
-  spdlog::info("run: {} scans, {} to do ({} done before), model {}, {}{}", p.manifest.scans.size(), rows.size(),
-               p.manifest.scans.size() - rows.size(), options.model.filename().string(),
+  spdlog::info("run: {} scans, {} to do ({} done before), model {} in {}, {}{}", p.manifest.scans.size(),
+               rows.size(), p.manifest.scans.size() - rows.size(), options.model.filename().string(),
+               pipeline::precision_name(p.model->precision()),
                p.settings.backend == kernels::Backend::Cuda ? "GPU" : "CPU",
                mpi ? fmt::format(", {} MPI ranks", mpi->size()) : "");
 
@@ -301,6 +306,13 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--model-metadata", options->model_metadata,
                   "Sidecar metadata JSON for a model without embedded metadata.json");
   cmd->add_option("--device", options->device, "auto, cpu or cuda")->capture_default_str();
+  const std::map<std::string, pipeline::Precision> precisions = {
+      {"fp32", pipeline::Precision::Float32},
+      {"bf16", pipeline::Precision::BFloat16},
+      {"fp16", pipeline::Precision::Float16}};
+  cmd->add_option("--precision", options->precision,
+                  "Network arithmetic: fp32 (default), bf16 or fp16 (CUDA only), by autocast")
+      ->transform(CLI::CheckedTransformer(precisions));
   cmd->add_option("--threads", options->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--in-flight", options->in_flight, "Scans in the pipeline at once (bounds memory)")
       ->check(CLI::Range(1, 64))

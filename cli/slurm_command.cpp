@@ -33,6 +33,7 @@ struct SubmitOptions {
   std::string launcher = "srun";
   fs::path model;
   std::string device;
+  std::string precision;
   int threads = 0;
   bool dry_run = false;
 };
@@ -80,6 +81,7 @@ std::vector<std::string> run_arguments(const SubmitOptions& o) {
   std::vector<std::string> args;
   if (!o.model.empty()) args.insert(args.end(), {"--model", fs::absolute(o.model).string()});
   if (!o.device.empty()) args.insert(args.end(), {"--device", o.device});
+  if (!o.precision.empty()) args.insert(args.end(), {"--precision", o.precision});
   const int threads = o.threads > 0 ? o.threads : o.resources.cpus_per_task;
   args.insert(args.end(), {"--threads", std::to_string(threads)});
   return args;
@@ -224,6 +226,8 @@ void add_slurm_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   submit->add_option("--model", o->model, "TorchScript model (default: the shipped one)")->check(CLI::ExistingFile);
   submit->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  submit->add_option("--precision", o->precision, "fp32, bf16 or fp16: run's network arithmetic")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   submit->add_option("--threads", o->threads, "Threads per rank (default: --cpus-per-task)");
   submit->add_flag("--dry-run", o->dry_run, "Print the script(s); submit nothing");
   submit->callback([o, &action] {

@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <fstream>
@@ -71,11 +73,76 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& s
   }
 }
 
+const char* precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::Float32: return "fp32";
+    case Precision::BFloat16: return "bf16";
+    case Precision::Float16: return "fp16";
+  }
+  return "?";
+}
+
+namespace {
+
+// LibTorch 2.4 made autocast's switches per device type and deprecated the CUDA-only ones that
+// 1.13 (Debian's) has; the build treats deprecation warnings as errors, so each gets its own.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(c10::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+void set_autocast_enabled(c10::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+at::ScalarType autocast_dtype(c10::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+void set_autocast_dtype(c10::DeviceType d, at::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+#else
+bool autocast_enabled(c10::DeviceType d) {
+  return d == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast_enabled(c10::DeviceType d, bool on) {
+  d == c10::DeviceType::CUDA ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on);
+}
+at::ScalarType autocast_dtype(c10::DeviceType d) {
+  return d == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_dtype(c10::DeviceType d, at::ScalarType t) {
+  d == c10::DeviceType::CUDA ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t);
+}
+#endif
+
+/// Autocast on the calling thread for one forward pass, as Python's `with torch.autocast(...)`:
+/// the settings it found are restored and the cast-weight cache cleared when it ends.
+class AutocastScope {
+ public:
+  AutocastScope(Precision precision, c10::DeviceType device) : device_(device) {
+    if (precision == Precision::Float32) return;
+    active_ = true;
+    was_enabled_ = autocast_enabled(device);
+    was_dtype_ = autocast_dtype(device);
+    set_autocast_enabled(device, true);
+    set_autocast_dtype(device, precision == Precision::BFloat16 ? at::kBFloat16 : at::kHalf);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set_autocast_enabled(device_, was_enabled_);
+    set_autocast_dtype(device_, was_dtype_);
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  c10::DeviceType device_;
+  bool active_ = false;
+  bool was_enabled_ = false;
+  at::ScalarType was_dtype_ = at::kFloat;
+};
+
+}  // namespace
+
 struct SegmentationModel::Impl {
   fs::path path;
   ModelMetadata metadata;
   mutable torch::jit::script::Module module;
   torch::Device device = torch::kCPU;
+  Precision precision = Precision::Float32;
 };
 
 SegmentationModel::SegmentationModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -83,11 +150,15 @@ SegmentationModel::SegmentationModel(SegmentationModel&&) noexcept = default;
 SegmentationModel& SegmentationModel::operator=(SegmentationModel&&) noexcept = default;
 SegmentationModel::~SegmentationModel() = default;
 
-SegmentationModel SegmentationModel::load(const fs::path& path, const std::optional<fs::path>& sidecar, Device device) {
+SegmentationModel SegmentationModel::load(const fs::path& path, const std::optional<fs::path>& sidecar, Device device,
+                                          Precision precision) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ModelError(path.string() + ": model file not found");
+  if (precision == Precision::Float16 && device != Device::Cuda)
+    throw ModelError(path.string() + ": fp16 inference needs --device cuda (LibTorch's CPU autocast is bf16 only)");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->precision = precision;
   if (device == Device::Cuda) {
     if (!torch::cuda::is_available())
       throw ModelError(path.string() + ": --device cuda, but this LibTorch sees no CUDA device");
@@ -103,7 +174,10 @@ SegmentationModel SegmentationModel::load(const fs::path& path, const std::optio
   impl->module.eval();
   try {
     impl->module = torch::jit::freeze(impl->module);
-    if (device == Device::Cpu) impl->module = torch::jit::optimize_for_inference(impl->module);
+    // optimize_for_inference swaps convolutions for prepacked float32 oneDNN operators, which
+    // autocast cannot reach: a bf16 model would silently run in float32 (and slower).
+    if (device == Device::Cpu && precision == Precision::Float32)
+      impl->module = torch::jit::optimize_for_inference(impl->module);
   } catch (const c10::Error& e) {
     const std::string what = e.what();
     throw ModelError(path.string() + ": cannot freeze the model for inference (" + what.substr(0, what.find('\n')) + ")");
@@ -141,6 +215,8 @@ void apply_inference_threads() {
 }
 }  // namespace
 
+bool libtorch_sees_cuda() { return torch::cuda::is_available(); }
+
 void set_inference_threads(int threads) {
   inference_threads = threads;
   apply_inference_threads();
@@ -148,6 +224,7 @@ void set_inference_threads(int threads) {
 
 const ModelMetadata& SegmentationModel::metadata() const { return impl_->metadata; }
 const fs::path& SegmentationModel::path() const { return impl_->path; }
+Precision SegmentationModel::precision() const { return impl_->precision; }
 
 void SegmentationModel::forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size,
                                 std::span<float> logits) const {
@@ -160,11 +237,13 @@ void SegmentationModel::forward(std::span<const float> input, std::int64_t batch
   apply_inference_threads();
   torch::NoGradGuard no_grad;
   // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(impl_->device);
-  torch::Tensor x =
-      torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]}, options);
+  // The buffer is host memory: a CUDA model gets its own device copy of the batch.
+  torch::Tensor x = torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]},
+                                     torch::TensorOptions().dtype(torch::kFloat32));
+  if (impl_->device.is_cuda()) x = x.to(impl_->device);
   torch::Tensor y;
   try {
+    const AutocastScope autocast(impl_->precision, impl_->device.type());
     y = impl_->module.forward({x}).toTensor();
   } catch (const c10::Error& e) {
     const std::string what = e.what();

@@ -49,6 +49,18 @@ ModelMetadata parse_model_metadata(const std::string& json, const std::string& s
 
 enum class Device { Cpu, Cuda };
 
+/// Arithmetic of the forward pass. The 16-bit ones run under LibTorch's autocast, as
+/// `torch.autocast` does in Python: convolutions and matrix products in 16 bits, numerically
+/// sensitive operations (normalisation, reductions) in float32, logits returned as float32.
+/// bf16 runs on CUDA and on the CPU (fast where the CPU has AVX512-BF16 or AMX); fp16 needs CUDA.
+enum class Precision { Float32, BFloat16, Float16 };
+
+/// "fp32", "bf16", "fp16".
+const char* precision_name(Precision precision);
+
+/// Whether this LibTorch was built with CUDA and sees a device (Debian's is CPU-only).
+bool libtorch_sees_cuda();
+
 /// Threads of LibTorch's intra-op pool (0: leave LibTorch's default, one per core).
 void set_inference_threads(int threads);
 
@@ -58,10 +70,11 @@ class SegmentationModel {
   /// optimises it for inference; then runs one patch of zeros through it, so that a network
   /// whose channels or classes disagree with its label table fails here. Metadata comes from
   /// `sidecar` when given, otherwise from the file's embedded `metadata.json`.
-  /// \throws ModelError naming the file and the reason; before any scan is processed.
+  /// \throws ModelError naming the file and the reason (fp16 asked for on the CPU among them);
+  ///         before any scan is processed.
   static SegmentationModel load(const std::filesystem::path& path,
                                 const std::optional<std::filesystem::path>& sidecar = std::nullopt,
-                                Device device = Device::Cpu);
+                                Device device = Device::Cpu, Precision precision = Precision::Float32);
 
   SegmentationModel(SegmentationModel&&) noexcept;
   SegmentationModel& operator=(SegmentationModel&&) noexcept;
@@ -69,10 +82,11 @@ class SegmentationModel {
 
   const ModelMetadata& metadata() const;
   const std::filesystem::path& path() const;
+  Precision precision() const;
 
   /// One forward pass over a batch laid out [batch][channel][k][j][i] (i fastest), float32,
-  /// in host memory (or device memory for a CUDA model: then it is used in place); writes
-  /// the logits [batch][class][k][j][i], metadata().labels.size() + 1 classes, to host memory.
+  /// in host memory (a CUDA model copies it to the device); writes the logits
+  /// [batch][class][k][j][i], metadata().labels.size() + 1 classes, to host memory.
   /// \throws ModelError when the sizes disagree or the network fails or returns another shape.
   void forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,
                std::span<float> logits) const;

@@ -78,6 +78,20 @@ TEST(Cli, ModelInfoPrintsTheLabelTable) {
   EXPECT_EQ(line_count(missing.output), 1u) << missing.output;
 }
 
+TEST(Cli, RunRejectsAnUnknownOrUnavailablePrecisionBeforeAnyScan) {
+  TempDir dir;
+  io::write_nifti(test::indexed_volume(), dir / "a.nii.gz");
+  std::ofstream(dir / "m.tsv") << "scan_id\timage\tmodality\tage\tsex\na\ta.nii.gz\tMR\t4\tF\n";
+  const std::string run = "run " + (dir / "m.tsv").string() + " --out " + (dir / "r.h5").string();
+  const auto unknown = run_command(neurocohort(run + " --precision fp64"));
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(line_count(unknown.output), 1u) << unknown.output;
+  const auto fp16 = run_command(neurocohort(run + " --device cpu --precision fp16"));
+  EXPECT_EQ(fp16.exit_code, 2) << fp16.output;
+  EXPECT_NE(fp16.output.find("fp16 inference needs --device cuda"), std::string::npos) << fp16.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.h5"));
+}
+
 TEST(Cli, InvalidManifestIsAConfigurationError) {
   TempDir dir;
   std::ofstream(dir / "m.tsv") << "scan_id\timage\n";

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "tests/support/process.hpp"
@@ -48,6 +49,40 @@ TEST(SegmentationModel, LoadsEmbeddedMetadataAndRunsForward) {
     for (std::int64_t c = 0; c < 3; ++c)
       for (std::int64_t v = 0; v < 24; ++v)  // class c's logit is x + c
         ASSERT_FLOAT_EQ(logits[std::size_t((b * 3 + c) * 24 + v)], input[std::size_t(b * 24 + v)] + float(c));
+}
+
+// Under bf16 autocast the convolution runs on 8-bit mantissas: x + c comes back rounded to
+// within 2^-8 of its size, and not exactly (the inputs are chosen between bf16 values), which
+// tells that the arithmetic really was bf16 and not float32 under another name.
+TEST(SegmentationModel, Bf16AutocastOnTheCpuRoundsToBf16) {
+  TempDir dir;
+  export_tiny(dir / "tiny.pt", 3);
+  const auto model = SegmentationModel::load(dir / "tiny.pt", std::nullopt, Device::Cpu, Precision::BFloat16);
+  EXPECT_EQ(model.precision(), Precision::BFloat16);
+  const std::array<std::int64_t, 3> size = {8, 8, 8};
+  std::vector<float> input(512);
+  for (std::size_t n = 0; n < input.size(); ++n) input[n] = 1.0f + float(n) / 1000.0f;
+  std::vector<float> logits(3 * 512);
+  model.forward(input, 1, size, logits);
+  std::size_t rounded = 0;
+  for (std::size_t c = 0; c < 3; ++c)
+    for (std::size_t v = 0; v < 512; ++v) {
+      const float exact = input[v] + float(c), got = logits[c * 512 + v];
+      ASSERT_NEAR(got, exact, std::abs(exact) / 128.0f) << "class " << c << ", voxel " << v;
+      rounded += got != exact;
+    }
+  EXPECT_GT(rounded, 512u) << "logits equal float32 arithmetic: autocast did not apply";
+}
+
+TEST(SegmentationModel, Fp16OnTheCpuIsAClearError) {
+  TempDir dir;
+  export_tiny(dir / "tiny.pt", 3);
+  try {
+    SegmentationModel::load(dir / "tiny.pt", std::nullopt, Device::Cpu, Precision::Float16);
+    FAIL() << "fp16 on the CPU was accepted";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("fp16 inference needs --device cuda"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SegmentationModel, SidecarMetadataForModelsExportedElsewhere) {

@@ -185,10 +185,11 @@ def bad_input():
             f"{args}: exit {r.returncode}, stderr {r.stderr!r}, expected one line with {expected!r}"
         print(f"ok: {lines[0]}")
     dry = nc("slurm", "submit", manifest, "--out", os.path.join(folder, "dry"), "--dry-run", "--array", "2",
-             "--partition", "debug", "--account", "lab", "--gpus-per-node", "4", "--nodes", "2")
+             "--partition", "debug", "--account", "lab", "--gpus-per-node", "4", "--nodes", "2",
+             "--precision", "bf16")
     for expected in ("#SBATCH --signal=B:USR1@", "#SBATCH --requeue", "#SBATCH --gpus-per-node=4",
                      "#SBATCH --ntasks-per-node=4", "#SBATCH --account=lab", "#SBATCH --array=0-1",
-                     "--dependency=afterok", " merge "):
+                     "--dependency=afterok", " merge ", "'--precision' 'bf16'"):
         assert expected in dry.stdout, f"--dry-run output lacks {expected!r}:\n{dry.stdout}"
     assert not os.path.exists(os.path.join(folder, "dry", "jobs.json")), "--dry-run submitted something"
     print("ok: --dry-run prints the scripts and submits nothing")
