@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -34,7 +33,7 @@ struct RunCliOptions {
   fs::path model = NC_DEFAULT_MODEL;
   std::optional<fs::path> model_metadata;
   std::string device = "auto";
-  pipeline::Precision precision = pipeline::Precision::Float32;
+  std::string precision = "fp32";
   int threads = 0;
   int in_flight = 3;
   int batch = 2;
@@ -180,7 +179,7 @@ Prepared prepare(const RunCliOptions& options, int local_rank) {
   p.model.emplace(pipeline::SegmentationModel::load(
       options.model, options.model_metadata,
       p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu,
-      options.precision));
+      *pipeline::precision_named(options.precision)));
   if (options.export_nifti) {
     fs::create_directories(*options.export_nifti);
     p.settings.export_nifti = options.export_nifti;
@@ -306,13 +305,9 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--model-metadata", options->model_metadata,
                   "Sidecar metadata JSON for a model without embedded metadata.json");
   cmd->add_option("--device", options->device, "auto, cpu or cuda")->capture_default_str();
-  const std::map<std::string, pipeline::Precision> precisions = {
-      {"fp32", pipeline::Precision::Float32},
-      {"bf16", pipeline::Precision::BFloat16},
-      {"fp16", pipeline::Precision::Float16}};
-  cmd->add_option("--precision", options->precision,
-                  "Network arithmetic: fp32 (default), bf16 or fp16 (CUDA only), by autocast")
-      ->transform(CLI::CheckedTransformer(precisions));
+  cmd->add_option("--precision", options->precision, "Network arithmetic by autocast (fp16: CUDA only)")
+      ->check(CLI::IsMember(pipeline::precision_names()))
+      ->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--in-flight", options->in_flight, "Scans in the pipeline at once (bounds memory)")
       ->check(CLI::Range(1, 64))

@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "io/cohort_store.hpp"
 #include "jobs/manifest.hpp"
+#include "pipeline/segmentation_model.hpp"
 #include "slurm/batch_script.hpp"
 #include "slurm/slurm_client.hpp"
 #include "slurm/time_limit.hpp"
@@ -226,8 +227,8 @@ void add_slurm_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   submit->add_option("--model", o->model, "TorchScript model (default: the shipped one)")->check(CLI::ExistingFile);
   submit->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  submit->add_option("--precision", o->precision, "fp32, bf16 or fp16: run's network arithmetic")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  submit->add_option("--precision", o->precision, "run's network arithmetic")
+      ->check(CLI::IsMember(pipeline::precision_names()));
   submit->add_option("--threads", o->threads, "Threads per rank (default: --cpus-per-task)");
   submit->add_flag("--dry-run", o->dry_run, "Print the script(s); submit nothing");
   submit->callback([o, &action] {

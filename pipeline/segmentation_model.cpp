@@ -82,6 +82,18 @@ const char* precision_name(Precision precision) {
   return "?";
 }
 
+std::vector<std::string> precision_names() {
+  std::vector<std::string> names;
+  for (const Precision p : kPrecisions) names.emplace_back(precision_name(p));
+  return names;
+}
+
+std::optional<Precision> precision_named(const std::string& name) {
+  for (const Precision p : kPrecisions)
+    if (name == precision_name(p)) return p;
+  return std::nullopt;
+}
+
 namespace {
 
 // LibTorch 2.4 made autocast's switches per device type and deprecated the CUDA-only ones that

@@ -54,9 +54,16 @@ enum class Device { Cpu, Cuda };
 /// sensitive operations (normalisation, reductions) in float32, logits returned as float32.
 /// bf16 runs on CUDA and on the CPU (fast where the CPU has AVX512-BF16 or AMX); fp16 needs CUDA.
 enum class Precision { Float32, BFloat16, Float16 };
+inline constexpr std::array<Precision, 3> kPrecisions = {Precision::Float32, Precision::BFloat16, Precision::Float16};
 
-/// "fp32", "bf16", "fp16".
+/// "fp32", "bf16", "fp16": the names the command line takes.
 const char* precision_name(Precision precision);
+
+/// The names of kPrecisions, in its order.
+std::vector<std::string> precision_names();
+
+/// The precision of that name (as precision_name gives it); nullopt for any other name.
+std::optional<Precision> precision_named(const std::string& name);
 
 /// Whether this LibTorch was built with CUDA and sees a device (Debian's is CPU-only).
 bool libtorch_sees_cuda();

@@ -51,8 +51,8 @@ TEST(SegmentationModel, LoadsEmbeddedMetadataAndRunsForward) {
         ASSERT_FLOAT_EQ(logits[std::size_t((b * 3 + c) * 24 + v)], input[std::size_t(b * 24 + v)] + float(c));
 }
 
-// Under bf16 autocast the convolution runs on 8-bit mantissas: x + c comes back rounded to
-// within 2^-8 of its size, and not exactly (the inputs are chosen between bf16 values), which
+// Under bf16 autocast the convolution runs on 8-bit mantissas: x + c comes back within 2^-7 of
+// its size (the input and the output each rounded once), and not exactly (the inputs are chosen between bf16 values), which
 // tells that the arithmetic really was bf16 and not float32 under another name.
 TEST(SegmentationModel, Bf16AutocastOnTheCpuRoundsToBf16) {
   TempDir dir;
