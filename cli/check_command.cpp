@@ -23,6 +23,7 @@ int run_check(const CheckOptions& options) {
       jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths});
   io::ReadLimits limits;
   limits.max_voxels = options.max_voxels;
+  if (!options.allow_external_paths) limits.confine_to = manifest.path.parent_path();
   std::size_t bad = 0;
   for (const auto& scan : manifest.scans) {
     try {
@@ -47,9 +48,7 @@ void add_check_command(CLI::App& app, Action& action) {
       ->required();
   cmd->add_flag("--allow-external-paths", options->allow_external_paths,
                 "Accept image paths outside the manifest's folder");
-  cmd->add_option("--max-voxels", options->max_voxels, "Refuse images with more voxels than this")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_max_voxels_option(*cmd, options->max_voxels);
   cmd->callback([options, &action] { action = [options] { return run_check(*options); }; });
 }
 

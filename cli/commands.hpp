@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 
 namespace nc::cli {
@@ -13,6 +14,15 @@ namespace nc::cli {
 using Action = std::function<int()>;
 
 enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2 };
+
+/// --max-voxels, the same budget for every command that reads images: the header's voxel count
+/// and the resampled grid's.
+inline void add_max_voxels_option(CLI::App& cmd, std::int64_t& max_voxels) {
+  cmd.add_option("--max-voxels", max_voxels,
+                 "Refuse images (and 1 mm grids) with more voxels than this; checked before allocating")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
 
 void add_check_command(CLI::App& app, Action& action);
 void add_synth_command(CLI::App& app, Action& action);

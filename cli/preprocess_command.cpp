@@ -27,6 +27,8 @@ struct PreprocessCliOptions {
   bool no_equalize = false;
   std::string device = "auto";
   int threads = 0;
+  bool allow_external_paths = false;
+  io::ReadLimits limits;
 };
 
 /// One line of DIR/preprocessed.tsv.
@@ -40,12 +42,12 @@ struct Outcome {
 Outcome preprocess_scan(const jobs::ScanEntry& scan, const PreprocessCliOptions& options, kernels::Backend backend) {
   Outcome outcome;
   const pipeline::PreprocessedScan pre =
-      pipeline::preprocess(io::read_image(scan.image), scan.modality, options.params, backend);
+      pipeline::preprocess(io::read_image(scan.image, options.limits), scan.modality, options.params, backend);
   io::write_nifti(pre.image, options.out / "images" / (scan.scan_id + ".nii.gz"));
   io::write_nifti(pre.brain_mask, options.out / "masks" / (scan.scan_id + ".nii.gz"));
   if (scan.labels) {
     const LabelVolume labels =
-        kernels::resample_labels_onto(io::read_label_image(*scan.labels), pre.image.geometry, backend);
+        kernels::resample_labels_onto(io::read_label_image(*scan.labels, options.limits), pre.image.geometry, backend);
     io::write_nifti(labels, options.out / "labels" / (scan.scan_id + ".nii.gz"));
     outcome.has_labels = true;
   }
@@ -70,8 +72,11 @@ void write_table(const jobs::Manifest& manifest, const std::vector<Outcome>& out
   if (!out) throw Error("cannot write " + path.string());
 }
 
-int run_preprocess(const PreprocessCliOptions& options) {
-  const jobs::Manifest manifest = jobs::load_manifest(options.manifest);
+int run_preprocess(PreprocessCliOptions options) {
+  const jobs::Manifest manifest =
+      jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths});
+  if (!options.allow_external_paths) options.limits.confine_to = manifest.path.parent_path();
+  options.params.max_voxels = options.limits.max_voxels;
   const kernels::Backend backend = kernels::choose_backend(options.device);
   std::optional<tbb::global_control> threads;
   if (options.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, options.threads);
@@ -82,7 +87,7 @@ int run_preprocess(const PreprocessCliOptions& options) {
   std::vector<Outcome> outcomes(manifest.scans.size());
   std::atomic<std::size_t> done{0};
   std::mutex log_mutex;
-  // Two scans at a time: one decompresses (single-threaded) while the other's kernels run.
+  // Scans in parallel as oneTBB schedules them: one decompresses while another's kernels run.
   tbb::parallel_for(std::size_t{0}, manifest.scans.size(), [&](std::size_t s) {
     const auto& scan = manifest.scans[s];
     const auto start = std::chrono::steady_clock::now();
@@ -124,6 +129,9 @@ void add_preprocess_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-equalize", options->no_equalize, "Skip adaptive histogram equalization");
   cmd->add_option("--device", options->device, "auto, cpu or cuda")->capture_default_str();
   cmd->add_option("--threads", options->threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
+  add_max_voxels_option(*cmd, options->limits.max_voxels);
+  cmd->add_flag("--allow-external-paths", options->allow_external_paths,
+                "Accept image and label files outside the manifest's folder (symlinks and data files included)");
   cmd->callback([options, &action] {
     options->params.equalize = !options->no_equalize;
     action = [options] { return run_preprocess(*options); };

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,6 +23,7 @@
 #include "cluster/worker.hpp"
 #include "core/clock.hpp"
 #include "io/file_hash.hpp"
+#include "jobs/crash_journal.hpp"
 
 namespace nc::cli {
 namespace {
@@ -42,6 +45,9 @@ struct RunCliOptions {
   bool largest_first = false;
   bool coordinator_works = false;
   bool allow_external_paths = false;
+  bool retry_crashed = false;
+  std::int64_t max_voxels = io::ReadLimits{}.max_voxels;
+  double read_timeout_seconds = pipeline::RunSettings{}.read_timeout_seconds;
   std::optional<fs::path> export_nifti;
   std::optional<fs::path> timings;
   std::size_t progress_every = 10;
@@ -69,35 +75,9 @@ std::vector<io::Region> regions_of(const pipeline::SegmentationModel& model) {
   return regions;
 }
 
-/// A store that continues an earlier run must describe the same cohort and the same regions.
-void check_resumable(const io::CohortStore& store, const jobs::Manifest& manifest,
-                     const std::vector<io::Region>& regions, const fs::path& path) {
-  std::vector<std::string> ids;
-  for (const auto& s : manifest.scans) ids.push_back(s.scan_id);
-  if (store.scan_ids() != ids)
-    throw UsageError(path.string() + " was made from another manifest (its scan_ids differ); cannot --resume it");
-  const auto& had = store.regions();
-  const bool same = had.size() == regions.size() &&
-                    std::equal(had.begin(), had.end(), regions.begin(), [](const io::Region& a, const io::Region& b) {
-                      return a.label == b.label && a.name == b.name;
-                    });
-  if (!same) throw UsageError(path.string() + " was made with another model's label table; cannot --resume it");
-}
-
-io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::Manifest& manifest,
-                                     const pipeline::SegmentationModel& model) {
-  const auto regions = regions_of(model);
-  if (fs::exists(options.out)) {
-    if (options.resume) {
-      auto store = io::CohortStore::open(options.out, io::CohortStore::Mode::ReadWrite);
-      check_resumable(store, manifest, regions, options.out);
-      return store;
-    }
-    if (!options.overwrite)
-      throw UsageError(options.out.string() + " exists: add --resume to continue it, or --overwrite to start again");
-    fs::remove(options.out);
-  }
-  const io::Provenance provenance = {
+/// What the results file records about how it was made.
+io::Provenance provenance_of(const RunCliOptions& options, const pipeline::SegmentationModel& model) {
+  return {
       {"tool", "neurocohort"},
       {"tool_version", kVersion},
       {"git_commit", kGitCommit},
@@ -109,14 +89,120 @@ io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::M
       {"manifest", fs::absolute(options.manifest).string()},
       {"start_time", now_iso8601()},
   };
+}
+
+std::string shortened(const std::string& text) { return text.size() > 24 ? text.substr(0, 21) + "..." : text; }
+
+std::string cell_text(const io::TableColumn& column, std::size_t row) {
+  if (const auto* text = std::get_if<std::vector<std::string>>(&column.values)) return (*text)[row];
+  const double v = std::get<std::vector<double>>(column.values)[row];
+  return std::isnan(v) ? std::string("(empty)") : fmt::format("{}", v);
+}
+
+/// The manifest's rows as the store recorded them: a resumed run must not give a row another
+/// image, age or sex than the rows already measured.
+void check_same_manifest_rows(const io::CohortStore& store, const jobs::Manifest& manifest, const fs::path& path) {
+  const auto stored = store.read_scan_table();
+  const auto now = manifest.table_columns();
+  const auto names = [](const std::vector<io::TableColumn>& columns) {
+    std::vector<std::string> out;
+    for (const auto& c : columns) out.push_back(c.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  if (names(stored) != names(now))
+    throw UsageError(path.string() + " was made from a manifest with other columns; cannot --resume it");
+  for (const auto& column : now) {
+    const auto& before = *std::find_if(stored.begin(), stored.end(), [&](const auto& c) { return c.name == column.name; });
+    for (std::size_t r = 0; r < column.size(); ++r) {
+      const std::string a = cell_text(before, r), b = cell_text(column, r);
+      if (a != b)
+        throw UsageError(fmt::format("{}: scan {} has {} '{}' in the results file but '{}' in the manifest; resume "
+                                     "with the manifest the run began with (or start a new results file)",
+                                     path.string(), manifest.scans[r].scan_id, column.name, a, b));
+    }
+  }
+}
+
+/// A store that continues an earlier run must describe the same cohort, regions, model and
+/// configuration: otherwise its rows would mix two models while the provenance names one.
+void check_resumable(const io::CohortStore& store, const jobs::Manifest& manifest,
+                     const std::vector<io::Region>& regions, const fs::path& path, const io::Provenance& now) {
+  std::vector<std::string> ids;
+  for (const auto& s : manifest.scans) ids.push_back(s.scan_id);
+  if (store.scan_ids() != ids)
+    throw UsageError(path.string() + " was made from another manifest (its scan_ids differ); cannot --resume it");
+  const auto& had = store.regions();
+  const bool same = had.size() == regions.size() &&
+                    std::equal(had.begin(), had.end(), regions.begin(), [](const io::Region& a, const io::Region& b) {
+                      return a.label == b.label && a.name == b.name;
+                    });
+  if (!same) throw UsageError(path.string() + " was made with another model's label table; cannot --resume it");
+  for (const char* key : {"model_sha256", "model_metadata", "precision"}) {
+    const std::string before = store.attribute(key);
+    if (before != now.at(key))
+      throw UsageError(fmt::format("{} was made with another {} ({} '{}', now '{}'); cannot --resume it", path.string(),
+                                   std::string(key) == "precision" ? "precision" : "model", key, shortened(before),
+                                   shortened(now.at(key))));
+  }
+  check_same_manifest_rows(store, manifest, path);
+}
+
+io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::Manifest& manifest,
+                                     const pipeline::SegmentationModel& model) {
+  const auto regions = regions_of(model);
+  const io::Provenance provenance = provenance_of(options, model);
+  if (fs::exists(options.out)) {
+    if (options.resume) {
+      auto store = io::CohortStore::open(options.out, io::CohortStore::Mode::ReadWrite);
+      check_resumable(store, manifest, regions, options.out, provenance);
+      return store;
+    }
+    if (!options.overwrite)
+      throw UsageError(options.out.string() + " exists: add --resume to continue it, or --overwrite to start again");
+    if (const auto pid = io::CohortStore::writer_of(options.out))
+      throw UsageError(fmt::format("{} is being written by process {}: --overwrite would pull it from under that run; "
+                                   "stop it first, or choose another --out",
+                                   options.out.string(), *pid));
+    fs::remove(options.out);
+  }
+  jobs::remove_crash_journals(options.out);  // a journal of an earlier file of this name
   return io::CohortStore::create(options.out, manifest.table_columns(), regions, pipeline::metric_names(), provenance);
 }
 
-std::vector<std::size_t> rows_to_do(const io::CohortStore& store) {
+/// Rows a crashed run left in its journals become failed rows, so that the file that crashed
+/// the process is not read again (unless --retry-crashed).
+void fail_crashed_rows(io::CohortStore& store, const jobs::Manifest& manifest, const fs::path& out, bool retry) {
+  const auto crashed = jobs::read_crash_journals(out);
   const auto statuses = store.statuses();
+  for (const auto& [row, signal] : crashed) {
+    if (row >= statuses.size() || statuses[row] == "ok") continue;
+    const std::string& id = manifest.scans[row].scan_id;
+    if (retry) {
+      spdlog::warn("run: {} crashed the process in an earlier run (signal {}); trying it again (--retry-crashed)", id,
+                   signal);
+      continue;
+    }
+    io::ScanRecord record;
+    record.row = row;
+    record.rank = -1;
+    record.error = fmt::format("{} (signal {}, {}); --retry-crashed tries it again", jobs::kCrashedReason, signal,
+                               ::strsignal(signal));
+    store.write(record);
+    spdlog::error("run: {} failed: {}", id, record.error);
+  }
+  jobs::remove_crash_journals(out);
+}
+
+std::vector<std::size_t> rows_to_do(const io::CohortStore& store, bool retry_crashed) {
+  const auto statuses = store.statuses();
+  const auto errors = store.read_text_column("error");
   std::vector<std::size_t> rows;
-  for (std::size_t r = 0; r < statuses.size(); ++r)
-    if (statuses[r] != "ok") rows.push_back(r);  // pending, and failed scans get another try
+  for (std::size_t r = 0; r < statuses.size(); ++r) {
+    if (statuses[r] == "ok") continue;
+    const bool crashed = errors[r].rfind(jobs::kCrashedReason, 0) == 0;
+    if (!crashed || retry_crashed) rows.push_back(r);  // pending, and failed scans get another try
+  }
   return rows;
 }
 
@@ -167,10 +253,26 @@ struct Prepared {
   std::optional<pipeline::SegmentationModel> model;
 };
 
+// Output folders are checked before any scan: an unwritable one must not surface after hours.
+void require_writable_folder(const fs::path& folder, const char* option) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec || ::access(folder.c_str(), W_OK) != 0)
+    throw UsageError(fmt::format("{} {}: the folder cannot be created or written", option, folder.string()));
+}
+
 /// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
-Prepared prepare(const RunCliOptions& options, int local_rank) {
+Prepared prepare(const RunCliOptions& options, int rank, int local_rank) {
+  if (options.export_nifti) require_writable_folder(*options.export_nifti, "--export-nifti");
+  if (options.timings) require_writable_folder(fs::absolute(*options.timings).parent_path(), "--timings");
+  require_writable_folder(fs::absolute(options.out).parent_path(), "--out");
+  jobs::record_crashes_in(jobs::crash_journal_path(options.out, rank));
   Prepared p{
       jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths}), {}, std::nullopt};
+  p.settings.read.max_voxels = options.max_voxels;
+  p.settings.preprocess.max_voxels = options.max_voxels;
+  if (!options.allow_external_paths) p.settings.read.confine_to = p.manifest.path.parent_path();
+  p.settings.read_timeout_seconds = options.read_timeout_seconds;
   p.settings.backend = kernels::choose_backend(options.device);
   if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
   p.settings.window.batch = options.batch;
@@ -180,10 +282,7 @@ Prepared prepare(const RunCliOptions& options, int local_rank) {
       options.model, options.model_metadata,
       p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu,
       *pipeline::precision_named(options.precision)));
-  if (options.export_nifti) {
-    fs::create_directories(*options.export_nifti);
-    p.settings.export_nifti = options.export_nifti;
-  }
+  p.settings.export_nifti = options.export_nifti;
   return p;
 }
 
@@ -200,7 +299,9 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
 #if NEUROCOHORT_MPI
   if (mpi) mpi->broadcast_ready(true);
 #endif
-  const std::vector<std::size_t> rows = order_rows(rows_to_do(*store), p.manifest, options.largest_first);
+  fail_crashed_rows(*store, p.manifest, options.out, options.retry_crashed);
+  const std::vector<std::size_t> rows =
+      order_rows(rows_to_do(*store, options.retry_crashed), p.manifest, options.largest_first);
   spdlog::info("run: {} scans, {} to do ({} done before), model {} in {}, {}{}", p.manifest.scans.size(),
                rows.size(), p.manifest.scans.size() - rows.size(), options.model.filename().string(),
                pipeline::precision_name(p.model->precision()),
@@ -281,7 +382,7 @@ int run_cohort(const RunCliOptions& options) {
   const auto mpi = cluster::MpiSession::start_if_launched();
   if (mpi && mpi->size() > 1) {
     try {
-      Prepared p = prepare(options, mpi->local_rank());
+      Prepared p = prepare(options, mpi->rank(), mpi->local_rank());
       return mpi->rank() == 0 ? coordinate(options, p, mpi.get()) : work(options, p, *mpi);
     } catch (const Error& e) {
       // One failing rank must not leave the others waiting for it.
@@ -290,7 +391,7 @@ int run_cohort(const RunCliOptions& options) {
     }
   }
 #endif
-  Prepared p = prepare(options, 0);
+  Prepared p = prepare(options, 0, 0);
   return coordinate(options, p, nullptr);
 }
 
@@ -319,6 +420,13 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_flag("--overwrite", options->overwrite, "Replace an existing results file");
   cmd->add_flag("--allow-external-paths", options->allow_external_paths,
                 "Accept image and label paths outside the manifest's folder (absolute paths of split manifests)");
+  cmd->add_flag("--retry-crashed", options->retry_crashed,
+                "With --resume: try again the scans that crashed the process in an earlier run");
+  add_max_voxels_option(*cmd, options->max_voxels);
+  cmd->add_option("--read-timeout", options->read_timeout_seconds,
+                  "Seconds a scan's files may take to read before the scan fails (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("--largest-first", options->largest_first, "Hand out the largest image files first");
   cmd->add_flag("--coordinator-works", options->coordinator_works,
                 "Under MPI: rank 0 also processes scans (by default it only coordinates)");

@@ -101,6 +101,10 @@ int run_submit(SubmitOptions o) {
   fit_checkpoint(o.resources);
   const fs::path dir = fs::absolute(o.out_dir);
   const auto manifest = jobs::load_manifest(o.manifest);
+  if (std::size_t(o.array) > manifest.scans.size())
+    throw UsageError("--array " + std::to_string(o.array) + ": the manifest has " +
+                     std::to_string(manifest.scans.size()) + " scans, so at most " +
+                     std::to_string(manifest.scans.size()) + " chunks");
   if (!o.dry_run && !slurm::find_on_path("sbatch"))
     throw UsageError("sbatch is not on PATH: run this on a Slurm login node (or use --dry-run to see the script)");
   if (!o.dry_run) prepare_out_dir(dir);

@@ -27,7 +27,7 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
   tbb::parallel_pipeline(
       std::size_t(std::max(options.in_flight, 1)),
       tbb::make_filter<void, Work>(tbb::filter_mode::serial_in_order, take) &
-          tbb::make_filter<Work, Work>(parallel, [](Work w) { pipeline::read_stage(*w); return w; }) &
+          tbb::make_filter<Work, Work>(parallel, [&](Work w) { pipeline::read_stage(*w, settings); return w; }) &
           tbb::make_filter<Work, Work>(parallel, [&](Work w) { pipeline::preprocess_stage(*w, settings); return w; }) &
           tbb::make_filter<Work, Work>(tbb::filter_mode::serial_out_of_order,
                                        [&](Work w) { pipeline::infer_stage(*w, model, settings); return w; }) &

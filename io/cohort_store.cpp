@@ -1,15 +1,21 @@
 #include "io/cohort_store.hpp"
 
+#include <fcntl.h>
 #include <libdeflate.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "core/error.hpp"
@@ -24,6 +30,8 @@ using namespace h5;
 constexpr const char* kStatusPending = "pending";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kLabelDeflateLevel = 4;
+// No label map larger than the image reader's largest budget is ever written.
+constexpr double kMaxStoredLabelVoxels = 4.0 * 1024 * 1024 * 1024;
 
 struct CompressorFree {
   void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
@@ -39,9 +47,38 @@ std::uint16_t largest_label(const LabelVolume& labels) {
       [](std::uint16_t a, std::uint16_t b) { return std::max(a, b); });
 }
 
+// HDF5's Fletcher-32 filter, the last of the label pipeline: the checksum of the compressed
+// chunk (16-bit words taken big-endian, an odd last byte as the high byte of a word), appended
+// little-endian. HDF5 verifies it on every read, so a flipped byte in the file is an error.
+void append_fletcher32(std::vector<unsigned char>& chunk) {
+  std::uint32_t sum1 = 0, sum2 = 0;
+  const std::size_t words = chunk.size() / 2;
+  const unsigned char* p = chunk.data();
+  for (std::size_t done = 0; done < words;) {
+    const std::size_t block = std::min<std::size_t>(360, words - done);  // no overflow within a block
+    for (std::size_t w = 0; w < block; ++w, p += 2) {
+      sum1 += (std::uint32_t(p[0]) << 8) | p[1];
+      sum2 += sum1;
+    }
+    done += block;
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  }
+  if (chunk.size() % 2) {
+    sum1 += std::uint32_t(*p) << 8;
+    sum2 += sum1;
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  }
+  sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+  sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+  const std::uint32_t checksum = (sum2 << 16) | sum1;
+  for (int b = 0; b < 4; ++b) chunk.push_back(static_cast<unsigned char>(checksum >> (8 * b)));
+}
+
 // One chunk of a label map ([k][j][i] order) as the dataset's filters would leave it: copied
 // out with zeros past the volume's edges, byte-shuffled (low bytes first; a no-op for uint8),
-// then zlib-compressed.
+// then zlib-compressed and checksummed.
 std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool as_bytes, const hsize_t offset[3],
                                           const std::vector<hsize_t>& chunk, const std::vector<hsize_t>& dims,
                                           libdeflate_compressor* compressor) {
@@ -58,8 +95,9 @@ std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool as_byt
         if (!as_bytes) raw[n + row + i] = static_cast<unsigned char>(src[i] >> 8);
       }
     }
-  std::vector<unsigned char> out(libdeflate_zlib_compress_bound(compressor, raw.size()));
+  std::vector<unsigned char> out(libdeflate_zlib_compress_bound(compressor, raw.size()) + 4);
   out.resize(libdeflate_zlib_compress(compressor, raw.data(), raw.size(), out.data(), out.size()));
+  append_fletcher32(out);
   return out;
 }
 
@@ -93,18 +131,35 @@ void write_label_chunks(hid_t ds, const LabelVolume& labels, bool as_bytes, cons
 }
 
 std::vector<Region> read_regions(hid_t file) {
-  const Handle labels_ds = open_dataset(file, "/regions/label");
-  std::vector<int> labels(extent(labels_ds.get()));
-  if (!labels.empty())
-    check(H5Dread(labels_ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()),
-          "read /regions/label");
+  const auto labels = read_number_dataset(open_dataset(file, "/regions/label").get(), "/regions/label");
   const auto names = read_text_dataset(open_dataset(file, "/regions/name").get(), "/regions/name");
   const auto hemis = read_text_dataset(open_dataset(file, "/regions/hemisphere").get(), "/regions/hemisphere");
   if (names.size() != labels.size() || hemis.size() != labels.size())
     throw StoreError("not a cohort store: /regions datasets differ in length");
   std::vector<Region> regions;
-  for (std::size_t r = 0; r < labels.size(); ++r) regions.push_back({labels[r], names[r], hemis[r]});
+  std::set<std::string> seen;
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    if (!(labels[r] >= 0 && labels[r] <= 65535) || labels[r] != std::floor(labels[r]))
+      throw StoreError("/regions/label " + std::to_string(r) + " is not a label in [0, 65535]");
+    if (names[r].empty()) throw StoreError("/regions/name " + std::to_string(r) + " is empty");
+    if (!seen.insert(names[r] + "\t" + hemis[r]).second)
+      throw StoreError("/regions: region " + names[r] + " (" + hemis[r] + ") appears twice");
+    regions.push_back({int(labels[r]), names[r], hemis[r]});
+  }
   return regions;
+}
+
+// Every dataset a reader indexes by row or region has exactly the extent the tables imply, so
+// that no later read can run past a buffer or pair a value with another scan.
+void validate_layout(hid_t file, std::size_t scans, std::size_t regions, const std::vector<std::string>& metrics) {
+  for (const auto& column : group_members(file, "/scans")) {
+    const std::string path = "/scans/" + column;
+    require_shape(open_dataset(file, path).get(), {scans}, path, "one value per scan");
+  }
+  for (const auto& metric : metrics) {
+    const std::string path = "/metrics/" + metric;
+    require_shape(open_dataset(file, path).get(), {scans, regions}, path, "scans × regions");
+  }
 }
 
 const std::vector<std::string> kRecordColumns = {"status", "error", "icv_ml", "seconds", "host", "rank"};
@@ -115,9 +170,70 @@ std::size_t TableColumn::size() const {
   return std::visit([](const auto& v) { return v.size(); }, values);
 }
 
+namespace {
+
+// A POSIX record lock on the results file, held by the process that writes it. Independent
+// of HDF5's own flock (which HDF5_USE_FILE_LOCKING=FALSE, common on cluster filesystems,
+// turns off), so that --overwrite can tell a live writer from a stale file.
+class WriterLock {
+ public:
+  WriterLock() = default;
+  explicit WriterLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CLOEXEC)) {
+    if (fd_ < 0) throw StoreError(path.string() + ": cannot open for locking (" + std::strerror(errno) + ")");
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (::fcntl(fd_, F_SETLK, &lock) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      throw StoreError(path.string() + ": another process is writing this results file");
+    }
+    struct stat st {};
+    ::fstat(fd_, &st);
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
+  WriterLock(WriterLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)), device_(o.device_), inode_(o.inode_) {}
+  WriterLock& operator=(WriterLock&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    device_ = o.device_;
+    inode_ = o.inode_;
+    return *this;
+  }
+  ~WriterLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool held() const { return fd_ >= 0; }
+  /// False when `path` no longer names the file this lock is on (removed, or replaced).
+  bool still_names(const fs::path& path) const {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_;
+  }
+
+ private:
+  int fd_ = -1;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+};
+
+}  // namespace
+
+std::optional<long> CohortStore::writer_of(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  const bool asked = ::fcntl(fd, F_GETLK, &lock) == 0;
+  ::close(fd);
+  if (!asked || lock.l_type == F_UNLCK) return std::nullopt;
+  return long(lock.l_pid);
+}
+
 struct CohortStore::Impl {
   Handle file;
   fs::path path;
+  WriterLock lock;  ///< held in read-write mode
   std::vector<std::string> scan_ids;
   std::vector<Region> regions;
   std::vector<std::string> metric_names;
@@ -200,6 +316,7 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
   create_group(file, "labels");
   for (const auto& [key, value] : provenance) write_text_attribute(file, key, value);
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + path.string());
+  impl->lock = WriterLock(path);
 
   impl->scan_ids = ids;
   impl->regions = regions;
@@ -223,9 +340,11 @@ CohortStore CohortStore::open(const fs::path& path, Mode mode) {
     impl->regions = read_regions(file);
     impl->metric_names = group_members(file, "/metrics");
     for (const auto& column : kRecordColumns) open_dataset(file, "/scans/" + column);
+    validate_layout(file, impl->scan_ids.size(), impl->regions.size(), impl->metric_names);
   } catch (const StoreError& e) {
     throw StoreError(path.string() + ": " + e.what());
   }
+  if (mode == Mode::ReadWrite) impl->lock = WriterLock(path);
   return CohortStore(std::move(impl));
 }
 
@@ -239,6 +358,10 @@ std::vector<std::string> CohortStore::statuses() const { return read_text_column
 
 void CohortStore::write(const ScanRecord& record) {
   const hid_t file = impl_->file.get();
+  if (impl_->lock.held() && !impl_->lock.still_names(impl_->path))
+    throw StoreError(impl_->path.string() +
+                     ": the results file was removed or replaced by another process while this run wrote it; "
+                     "records from here on would be lost, so the run stops");
   if (record.row >= scan_count())
     throw StoreError(impl_->path.string() + ": row " + std::to_string(record.row) + " is out of range");
   const std::string& scan_id = impl_->scan_ids[record.row];
@@ -259,6 +382,7 @@ void CohortStore::write(const ScanRecord& record) {
     check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "set chunking");
     check(H5Pset_shuffle(dcpl.get()), "set shuffle");
     check(H5Pset_deflate(dcpl.get(), kLabelDeflateLevel), "set compression");
+    check(H5Pset_fletcher32(dcpl.get()), "set checksums");
     const bool fits_in_byte = largest_label(labels) < 256;
     const Handle space = simple_space(dims, false);
     const Handle ds(check(H5Dcreate2(file, label_path.c_str(), fits_in_byte ? H5T_STD_U8LE : H5T_STD_U16LE, space.get(),
@@ -317,7 +441,12 @@ std::vector<double> CohortStore::read_number_column(const std::string& name) con
 std::vector<double> CohortStore::read_metric(const std::string& name) const {
   const std::string path = "/metrics/" + name;
   const Handle ds = open_dataset(impl_->file.get(), path);
-  std::vector<double> values(extent(ds.get()) * impl_->regions.size());
+  try {
+    require_shape(ds.get(), {scan_count(), impl_->regions.size()}, path, "scans × regions");
+  } catch (const StoreError& e) {
+    throw StoreError(impl_->path.string() + ": " + e.what());
+  }
+  std::vector<double> values(scan_count() * impl_->regions.size());
   if (!values.empty())
     check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + path);
   return values;
@@ -328,10 +457,11 @@ std::optional<LabelVolume> CohortStore::read_labels(const std::string& scan_id) 
   const std::string path = "/labels/" + scan_id;
   if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
   const Handle ds = open_dataset(file, path);
-  const Handle space(check(H5Dget_space(ds.get()), "get dataspace"), H5Sclose);
-  hsize_t dims[3] = {0, 0, 0};
-  if (H5Sget_simple_extent_ndims(space.get()) != 3) throw StoreError(path + " is not 3-D");
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  const auto dims = shape(ds.get());
+  if (dims.size() != 3) throw StoreError(impl_->path.string() + ": " + path + " is not 3-D");
+  if (double(dims[0]) * double(dims[1]) * double(dims[2]) > double(kMaxStoredLabelVoxels))
+    throw StoreError(impl_->path.string() + ": " + path + " claims " + std::to_string(dims[2]) + "×" +
+                     std::to_string(dims[1]) + "×" + std::to_string(dims[0]) + " voxels, more than any scan");
   Geometry g;
   g.size = {std::int64_t(dims[2]), std::int64_t(dims[1]), std::int64_t(dims[0])};
   const auto spacing = read_double_array_attribute(ds.get(), "spacing", 3);

@@ -64,7 +64,11 @@ class CohortStore {
   /// Opens an existing store read-write (for resume) or read-only.
   /// \throws StoreError if the file is missing, not HDF5, or not a cohort store.
   enum class Mode { ReadOnly, ReadWrite };
+  /// A read-write store holds a lock on its file until it is destroyed; a second writer is refused.
   static CohortStore open(const std::filesystem::path& path, Mode mode);
+
+  /// The process id of a process writing `path` right now, if any (checked before --overwrite).
+  static std::optional<long> writer_of(const std::filesystem::path& path);
 
   CohortStore(CohortStore&&) noexcept;
   CohortStore& operator=(CohortStore&&) noexcept;
@@ -80,7 +84,8 @@ class CohortStore {
   std::vector<std::string> statuses() const;
 
   /// Writes one record into its row, label map first and status last, then flushes the file.
-  /// \throws StoreError on a row out of range, a metric of the wrong length, or an HDF5 failure.
+  /// \throws StoreError on a row out of range, a metric of the wrong length, an HDF5 failure,
+  ///         or when the file at the store's path is no longer the one this store writes.
   void write(const ScanRecord& record);
 
   /// Sets (or replaces) a text attribute on the root group, e.g. the end time.

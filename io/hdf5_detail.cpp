@@ -58,6 +58,9 @@ Handle row_dataset_properties(const std::vector<hsize_t>& dims, hid_t fill_type,
   for (std::size_t d = 1; d < chunk.size(); ++d) chunk[d] = std::max<hsize_t>(dims[d], 1);
   check(H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data()), "set chunking");
   if (fill) check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "set fill value");
+  // Checksummed chunks: a flipped byte in a results file reads as an error, never as a value.
+  // (HDF5 filters cannot apply to variable-length text, whose chunks hold only heap references.)
+  if (H5Tis_variable_str(fill_type) <= 0) check(H5Pset_fletcher32(dcpl.get()), "set checksums");
   return dcpl;
 }
 
@@ -114,20 +117,49 @@ void write_double_array_attribute(hid_t object, const char* name, const double* 
 
 std::vector<double> read_double_array_attribute(hid_t object, const char* name, std::size_t n) {
   Handle attr(check(H5Aopen(object, name, H5P_DEFAULT), std::string("open attribute ") + name), H5Aclose);
+  const Handle space(check(H5Aget_space(attr.get()), std::string("get dataspace of ") + name), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.get()) != hssize_t(n))
+    throw StoreError(std::string("attribute ") + name + " does not hold " + std::to_string(n) + " values");
   std::vector<double> values(n);
   check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, values.data()), std::string("read attribute ") + name);
   return values;
 }
 
-hsize_t extent(hid_t dataset) {
+std::vector<hsize_t> shape(hid_t dataset) {
   const Handle space(check(H5Dget_space(dataset), "get dataspace"), H5Sclose);
-  hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) throw StoreError("HDF5: cannot read a dataspace");
+  std::vector<hsize_t> dims(std::size_t(rank), 0);
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  if (dims.empty()) return "a scalar";
+  std::string text;
+  for (std::size_t d = 0; d < dims.size(); ++d) text += (d ? "×" : "") + std::to_string(dims[d]);
+  return text;
+}
+
+void require_shape(hid_t dataset, const std::vector<hsize_t>& expected, const std::string& what,
+                   const std::string& meaning) {
+  const auto dims = shape(dataset);
+  if (dims != expected)
+    throw StoreError("dataset " + what + " has shape " + shape_text(dims) + ", expected " + shape_text(expected) +
+                     (meaning.empty() ? "" : " (" + meaning + ")"));
+}
+
+hsize_t extent(hid_t dataset, const std::string& what) {
+  const auto dims = shape(dataset);
+  if (dims.size() != 1)
+    throw StoreError("dataset " + what + " has shape " + shape_text(dims) + ", expected one dimension");
   return dims[0];
 }
 
 std::vector<std::string> read_text_dataset(hid_t dataset, const std::string& what) {
-  const hsize_t n = extent(dataset);
+  const hsize_t n = extent(dataset, what);
+  const Handle stored(check(H5Dget_type(dataset), "get type of " + what), H5Tclose);
+  if (H5Tget_class(stored.get()) != H5T_STRING) throw StoreError("dataset " + what + " is not text");
   const Handle type = text_type();
   std::vector<char*> ptrs(n, nullptr);
   if (n > 0) check(H5Dread(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "read " + what);
@@ -192,9 +224,11 @@ std::string read_text_attribute(hid_t object, const std::string& name) {
 }
 
 std::vector<double> read_number_dataset(hid_t dataset, const std::string& what) {
-  const Handle space(check(H5Dget_space(dataset), "get dataspace"), H5Sclose);
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<double> values(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+  const hsize_t n = extent(dataset, what);
+  const Handle stored(check(H5Dget_type(dataset), "get type of " + what), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(stored.get());
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) throw StoreError("dataset " + what + " is not numeric");
+  std::vector<double> values(n);
   if (!values.empty())
     check(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + what);
   return values;

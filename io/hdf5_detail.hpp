@@ -60,7 +60,14 @@ std::string read_text_attribute(hid_t object, const std::string& name);
 void write_double_array_attribute(hid_t object, const char* name, const double* values, hsize_t n);
 std::vector<double> read_double_array_attribute(hid_t object, const char* name, std::size_t n);
 
-hsize_t extent(hid_t dataset);  ///< length of the first axis
+/// The dataset's dimensions (empty for a scalar).
+std::vector<hsize_t> shape(hid_t dataset);
+/// \throws StoreError "dataset WHAT has shape 5×3, expected 5×10 (MEANING)" unless the shape is `expected`.
+void require_shape(hid_t dataset, const std::vector<hsize_t>& expected, const std::string& what,
+                   const std::string& meaning = "");
+/// Length of a 1-D dataset. \throws StoreError for any other rank.
+hsize_t extent(hid_t dataset, const std::string& what);
+/// A whole 1-D text or numeric dataset. \throws StoreError for another rank or type class.
 std::vector<std::string> read_text_dataset(hid_t dataset, const std::string& what);
 std::vector<double> read_number_dataset(hid_t dataset, const std::string& what);
 /// A 1-D dataset as a table column named `name`: text or numbers, as stored.

@@ -11,13 +11,17 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
+#include <nifti1_io.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <mutex>
 #include <sstream>
 
 #include "core/error.hpp"
+#include "io/image_preflight.hpp"
 #include "io/nifti_voxels.hpp"
 
 namespace nc::io {
@@ -92,7 +96,7 @@ void validate_geometry(const fs::path& path, const Geometry& g, const ReadLimits
   }
   for (unsigned a = 0; a < 3; ++a) {
     const double s = g.spacing_mm[a];
-    if (!std::isfinite(s) || s <= 0.0 || s > limits.max_spacing_mm) {
+    if (!std::isfinite(s) || s < limits.min_spacing_mm || s > limits.max_spacing_mm) {
       std::ostringstream why;
       why << "has an invalid voxel spacing of " << s << " mm along axis " << a;
       throw ImageError(path.string(), why.str());
@@ -133,6 +137,31 @@ ImageHeader header_from_image_io(const fs::path& path, itk::ImageIOBase& io) {
 void require_exists(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ImageError(path.string(), "file not found");
+}
+
+// ITK's NIfTI reader turns a zero or NaN pixdim into 1 mm and a zero dim into 1, so a header
+// that does not say how large its voxels are would read as a plausible 1 mm scan: the raw
+// header is checked here. Contradictory qform and sform are used as ITK chooses, with a warning.
+void validate_nifti_header(const fs::path& path) {
+  const std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(nifti_image_read(path.c_str(), 0), nifti_image_free);
+  if (!nim) throw ImageError(path.string(), "unreadable NIfTI header");
+  for (int a = 1; a <= 3; ++a) {
+    if (nim->dim[0] < a || nim->dim[a] <= 0)
+      throw ImageError(path.string(), "has zero size along axis " + std::to_string(a - 1) + " (dim[" +
+                                          std::to_string(a) + "] = " + std::to_string(nim->dim[a]) + ")");
+    const float pixdim = nim->pixdim[a];
+    if (!std::isfinite(pixdim) || pixdim <= 0.0f)
+      throw ImageError(path.string(), "pixdim[" + std::to_string(a) + "] is " + std::to_string(pixdim) +
+                                          ": the header does not give the voxel size");
+  }
+  if (nim->qform_code > 0 && nim->sform_code > 0) {
+    float largest = 0;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) largest = std::max(largest, std::abs(nim->qto_xyz.m[r][c] - nim->sto_xyz.m[r][c]));
+    if (largest > 0.5f)
+      spdlog::warn("{}: qform and sform disagree (by up to {:.1f} mm); the geometry follows ITK's choice of the two",
+                   path.string(), largest);
+  }
 }
 
 template <typename T>
@@ -193,6 +222,7 @@ void write_itk(const Volume<T>& volume, const fs::path& path) {
 ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   register_image_io_factories();
   require_exists(path);
+  detail::preflight_image_files(path, {.confine_to = limits.confine_to});
   ImageHeader header;
   try {
     if (fs::is_directory(path)) {
@@ -211,6 +241,7 @@ ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   } catch (const itk::ExceptionObject& e) {
     throw ImageError(path.string(), reason_of(e));
   }
+  if (!fs::is_directory(path) && detail::is_nifti_path(path)) validate_nifti_header(path);
   validate_geometry(path, header.geometry, limits);
   return header;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 #include "core/volume.hpp"
 
@@ -17,6 +18,11 @@ struct ReadLimits {
   std::int64_t max_voxels = std::int64_t{1} << 30;
   /// Largest accepted voxel spacing; anything coarser is not a brain scan.
   double max_spacing_mm = 50.0;
+  /// Smallest accepted voxel spacing; anything finer is a header error, not a scanner.
+  double min_spacing_mm = 0.01;
+  /// When set, every file the read opens (detached data files included, symlinks followed)
+  /// must lie inside this folder: the manifest's folder unless --allow-external-paths.
+  std::optional<std::filesystem::path> confine_to;
 };
 
 /// What a header says, validated: three dimensions, scalar pixels, sane size and spacing.
@@ -25,9 +31,11 @@ struct ImageHeader {
   std::string pixel_type;  ///< ITK's name of the stored component type, e.g. "short"
 };
 
-/// Reads and validates only the header (or, for a DICOM folder, the series' geometry).
-/// \throws ImageError missing or unreadable file, not 3-D, non-scalar pixels, zero or
-///         over-budget size, non-positive or absurd spacing, singular direction.
+/// Reads and validates only the header (or, for a DICOM folder, the series' geometry), after
+/// the checks of io/image_preflight.hpp on the files it names.
+/// \throws ImageError missing, unreadable or non-regular file, a data file outside the allowed
+///         folder or shorter than the header implies, not 3-D, non-scalar pixels, zero or
+///         over-budget size, zero, non-finite or absurd spacing, singular direction.
 ImageHeader read_image_header(const std::filesystem::path& path, const ReadLimits& limits = {});
 
 /// Reads an intensity image as float32.
@@ -38,6 +46,10 @@ ImageVolume read_image(const std::filesystem::path& path, const ReadLimits& limi
 /// Reads a label map; labels must be integers in [0, 65535].
 /// \throws ImageError as read_image_header, truncated data, or a value outside that range.
 LabelVolume read_label_image(const std::filesystem::path& path, const ReadLimits& limits = {});
+
+/// True when `path`, symlinks resolved, lies inside `folder` (also resolved): the rule for
+/// every file a manifest names, detached data files included.
+bool resolves_within(const std::filesystem::path& path, const std::filesystem::path& folder);
 
 /// Writes a volume as NIfTI (.nii or .nii.gz by extension), keeping its physical geometry.
 /// \throws ImageError when ITK cannot write the file.

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -107,6 +108,15 @@ void read_voxels_streaming(const fs::path& path, const nifti_image& header, floa
     store_as_float(path, header, chunk.data(), count, voxels + done);
     done += count;
   }
+  // To the end of the stream: zlib checks each gzip member's CRC and length only there, and
+  // data past the voxels means the header (vox_offset, dim) does not describe the file.
+  const int extra = gzread(file.get(), chunk.data(), static_cast<unsigned>(std::min<std::size_t>(chunk.size(), 4096)));
+  int zerr = Z_OK;
+  const char* message = gzerror(file.get(), &zerr);
+  if (extra < 0 || (zerr != Z_OK && zerr != Z_STREAM_END))
+    throw ImageError(path.string(), std::string("corrupt compressed data (") + (message ? message : "zlib error") + ")");
+  if (extra > 0)
+    throw ImageError(path.string(), "holds more data than its header implies (a wrong vox_offset or dim?)");
 }
 
 // The whole data file in memory, decompressed with libdeflate (2–3× zlib's speed) when it is
@@ -117,7 +127,7 @@ std::vector<unsigned char> read_voxel_bytes_fast(const nifti_image& header) {
   std::ifstream in(header.iname, std::ios::binary);
   std::vector<unsigned char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const bool gzip = file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
-  if (!gzip) return file.size() >= wanted ? file : std::vector<unsigned char>();
+  if (!gzip) return file.size() == wanted ? file : std::vector<unsigned char>();
   std::vector<unsigned char> out = large_vector<unsigned char>(wanted);
   const std::unique_ptr<libdeflate_decompressor, DeflateFree> inflater(libdeflate_alloc_decompressor());
   std::size_t in_pos = 0, out_pos = 0;
@@ -129,7 +139,35 @@ std::vector<unsigned char> read_voxel_bytes_fast(const nifti_image& header) {
     in_pos += consumed;
     out_pos += produced;
   }
-  return out_pos == wanted ? out : std::vector<unsigned char>();
+  // Exactly the voxels, and every member consumed (so every CRC was checked).
+  return out_pos == wanted && in_pos == file.size() ? out : std::vector<unsigned char>();
+}
+
+// Compares what the header implies with what the file can hold, before any voxel memory is
+// allocated: a 416-byte file must not cost gigabytes before its error.
+void require_plausible_size(const fs::path& path, const nifti_image& header) {
+  const double data = double(header.nvox) * double(header.nbyper), offset = double(header.iname_offset);
+  std::error_code ec;
+  const double size = double(fs::file_size(header.iname, ec));
+  if (ec) throw ImageError(path.string(), std::string("cannot read the size of ") + header.iname);
+  std::ifstream in(header.iname, std::ios::binary);
+  unsigned char magic[2] = {0, 0};
+  in.read(reinterpret_cast<char*>(magic), 2);
+  const bool gzip = in.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  char why[256];
+  if (!gzip && size != offset + data) {
+    std::snprintf(why, sizeof why, "%s: the header implies %.0f bytes (vox_offset %.0f + %.0f of voxels), the file holds %.0f",
+                  size < offset + data ? "truncated or corrupt voxel data" : "holds more data than its header implies",
+                  offset + data, offset, data, size);
+    throw ImageError(path.string(), why);
+  }
+  // Deflate cannot expand beyond 1032:1.
+  constexpr double kMaxDeflateRatio = 1032;
+  if (gzip && (offset + data) > size * kMaxDeflateRatio + 1024) {
+    std::snprintf(why, sizeof why, "truncated voxel data: the header implies %.0f bytes, more than %.0f compressed bytes can hold",
+                  offset + data, size);
+    throw ImageError(path.string(), why);
+  }
 }
 
 }  // namespace
@@ -141,8 +179,9 @@ std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected
     throw ImageError(path.string(), "NIfTI header holds " + std::to_string(header->nvox) + " voxels, expected " +
                                         std::to_string(expected_voxels));
   const std::size_t n = header->nvox;
-  std::vector<float> voxels = large_vector<float>(n);
+  require_plausible_size(path, *header);
   std::vector<unsigned char> bytes = read_voxel_bytes_fast(*header);
+  std::vector<float> voxels = large_vector<float>(n);
   if (bytes.empty()) {
     read_voxels_streaming(path, *header, voxels.data());
   } else {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "io/image_io.hpp"
 #include "io/tsv.hpp"
 
 namespace nc::jobs {
@@ -76,9 +77,20 @@ std::optional<fs::path> resolve_path(const std::string& text, const std::string&
     problems.add(line, column + " '" + text + "' leaves the manifest's folder (use --allow-external-paths)");
     return std::nullopt;
   }
+  if (!options.check_files) return resolved;
   std::error_code ec;
-  if (options.check_files && !fs::exists(resolved, ec)) {
+  const auto status = fs::status(resolved, ec);
+  if (!fs::exists(status)) {
     problems.add(line, column + " '" + text + "' does not exist");
+    return std::nullopt;
+  }
+  // A FIFO or device would block every reader; a DICOM series is a folder.
+  if (!fs::is_regular_file(status) && !fs::is_directory(status)) {
+    problems.add(line, column + " '" + text + "' is not a regular file or a folder");
+    return std::nullopt;
+  }
+  if (!options.allow_external_paths && !io::resolves_within(resolved, folder)) {
+    problems.add(line, column + " '" + text + "' is a link to a file outside the manifest's folder (use --allow-external-paths)");
     return std::nullopt;
   }
   return resolved;

@@ -43,6 +43,18 @@ void check_age(double age, const std::string& where) {
   if (!std::isfinite(age) || age < 0 || age > 130) throw Error(where + ": age must be a number of years");
 }
 
+// A regional volume in mL: missing (NaN) or a finite, non-negative amount no brain comes near
+// (1e6 mL is a thousand litres). Absurd values would otherwise reach the statistics, where
+// they overflow into errors that name no scan.
+constexpr double kMaxVolumeMl = 1e6;
+
+double checked_volume(double ml, const std::string& where) {
+  if (std::isnan(ml)) return ml;
+  if (!std::isfinite(ml) || ml < 0 || ml > kMaxVolumeMl)
+    throw Error(where + ": volume " + std::to_string(ml) + " mL is not a regional volume (0 to 1e6 mL)");
+  return ml;
+}
+
 // Text of a /scans column that may have been stored as numbers (an all-numeric site code).
 std::vector<std::string> read_as_text(const io::CohortStore& store, const std::string& column) {
   try {
@@ -112,9 +124,9 @@ Cohort load_results(const fs::path& path) {
     c.group.push_back(group[i]);
     c.site.push_back(site[i]);
     c.modality.push_back(modality[i]);
-    c.icv_ml.push_back(icv[i]);
+    c.icv_ml.push_back(checked_volume(icv[i], path.string() + ": scan " + c.scan_id.back() + " icv_ml"));
     for (std::size_t r = 0; r < regions; ++r) {
-      c.volume_ml(long(k), long(r)) = volume[i * regions + r];
+      c.volume_ml(long(k), long(r)) = checked_volume(volume[i * regions + r], path.string() + ": scan " + c.scan_id.back());
       if (has_dice) (*c.dice)(long(k), long(r)) = dice[i * regions + r];
     }
   }
@@ -180,9 +192,9 @@ Cohort load_volumes_table(const fs::path& path, const LoadOptions& options) {
     c.modality.push_back(field(row, modality));
     const auto icv_value = icv >= 0 ? parse_number(field(row, icv)) : std::optional<double>(kNaN);
     if (!icv_value) throw Error(where + ": icv_ml is not a number");
-    c.icv_ml.push_back(*icv_value);
+    c.icv_ml.push_back(checked_volume(*icv_value, where + " icv_ml"));
     for (std::size_t r = 0; r < region_columns.size(); ++r)
-      c.volume_ml(long(k), long(r)) = *parse_number(row.fields[std::size_t(region_columns[r])]);
+      c.volume_ml(long(k), long(r)) = checked_volume(*parse_number(row.fields[std::size_t(region_columns[r])]), where);
   }
   c.has_group = group >= 0;
   c.has_site = site >= 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "kernels/resample/resample.hpp"
@@ -60,6 +61,17 @@ Volume<T> crop(const Volume<T>& v, const IndexBox& box, T fill) {
   return out;
 }
 
+// Counted in double: the sizes of an absurd header overflow int64 when multiplied.
+void require_grid_within_budget(const Geometry& grid, const PreprocessParams& params) {
+  const double voxels = double(grid.size[0]) * double(grid.size[1]) * double(grid.size[2]);
+  if (voxels <= double(params.max_voxels)) return;
+  std::ostringstream why;
+  why << "the " << params.spacing_mm << " mm grid of this scan would have " << grid.size[0] << "×" << grid.size[1]
+      << "×" << grid.size[2] << " voxels, over the budget of " << params.max_voxels
+      << " (--max-voxels); the header's voxel size or extent is implausible";
+  throw Error(why.str());
+}
+
 }  // namespace
 
 PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
@@ -68,6 +80,7 @@ PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, 
   const bool ct = modality == jobs::Modality::CT;
   // Air is -1000 HU on CT; MR background is 0.
   const kernels::ResampleParams resample{params.spacing_mm, ct ? -1000.0f : 0.0f};
+  require_grid_within_budget(kernels::resampled_grid(native.geometry, params.spacing_mm), params);
   const ImageVolume iso = kernels::resample(native, resample, backend);
 
   const auto method = ct ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;

@@ -20,6 +20,8 @@ struct PreprocessParams {
   double margin_mm = 8.0;    ///< kept around the brain mask's bounding box when cropping
   bool equalize = true;      ///< adaptive histogram equalization inside the brain mask
   kernels::AheParams ahe{};  ///< ITK's AHE semantics (radius in voxels of the isotropic grid)
+  /// Largest isotropic grid allowed: a header with 49 mm voxels must not ask for terabytes.
+  std::int64_t max_voxels = std::int64_t{1} << 30;
 };
 
 struct PreprocessedScan {

@@ -1,6 +1,12 @@
 #include "pipeline/scan_stages.hpp"
 
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "core/error.hpp"
 #include "io/image_io.hpp"
+#include "jobs/crash_journal.hpp"
 #include "kernels/resample/resample.hpp"
 
 namespace nc::pipeline {
@@ -11,6 +17,7 @@ namespace {
 template <typename Body>
 void run_stage(ScanWork& work, Stage stage, Body&& body) {
   if (work.error) return;
+  const jobs::ScanInFlight in_flight(work.row);
   const auto start = std::chrono::steady_clock::now();
   try {
     body();
@@ -18,6 +25,21 @@ void run_stage(ScanWork& work, Stage stage, Body&& body) {
     work.error = std::string(kStageNames[stage]) + ": " + e.what();
   }
   work.seconds[stage] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Runs `read` on a thread of its own and waits at most `seconds` for it. A read blocked in the
+// kernel (a hung network filesystem) cannot be cancelled: its thread is detached and left to
+// finish or hang on its own, and the scan fails so that the cohort goes on.
+template <typename T, typename Read>
+T within_time_limit(double seconds, Read read) {
+  if (!(seconds > 0)) return read();
+  auto task = std::make_shared<std::packaged_task<T()>>(std::move(read));
+  std::future<T> result = task->get_future();
+  std::thread([task] { (*task)(); }).detach();
+  if (result.wait_for(std::chrono::duration<double>(seconds)) != std::future_status::ready)
+    throw Error("the read did not finish within " + std::to_string(int(seconds)) +
+                " s (--read-timeout): a blocking file or a hung filesystem");
+  return result.get();
 }
 
 std::vector<int> region_labels(const SegmentationModel& model) {
@@ -34,11 +56,19 @@ const std::vector<std::string>& metric_names() {
   return names;
 }
 
-void read_stage(ScanWork& work) {
+void read_stage(ScanWork& work, const RunSettings& settings) {
   run_stage(work, kRead, [&] {
-    work.image = io::read_image(work.scan.image);
+    const io::ReadLimits& limits = settings.read;
+    const std::size_t row = work.row;
+    work.image = within_time_limit<ImageVolume>(settings.read_timeout_seconds, [=, path = work.scan.image] {
+      const jobs::ScanInFlight in_flight(row);
+      return io::read_image(path, limits);
+    });
     if (!work.scan.labels) return;
-    LabelVolume truth = io::read_label_image(*work.scan.labels);
+    LabelVolume truth = within_time_limit<LabelVolume>(settings.read_timeout_seconds, [=, path = *work.scan.labels] {
+      const jobs::ScanInFlight in_flight(row);
+      return io::read_label_image(path, limits);
+    });
     // Expert labels drawn on the scan share its grid; anything else is brought onto it.
     if (!(truth.geometry == work.image.geometry))
       truth = kernels::resample_labels_onto(truth, work.image.geometry, kernels::Backend::Cpu);

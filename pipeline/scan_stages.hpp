@@ -12,6 +12,7 @@
 #include <string>
 
 #include "io/cohort_store.hpp"
+#include "io/image_io.hpp"
 #include "jobs/manifest.hpp"
 #include "pipeline/inference.hpp"
 #include "pipeline/measure.hpp"
@@ -27,6 +28,10 @@ struct RunSettings {
   SlidingWindowOptions window{};
   kernels::Backend backend = kernels::Backend::Cpu;
   std::optional<std::filesystem::path> export_nifti;  ///< also write <scan_id>_labels.nii.gz here
+  io::ReadLimits read{};  ///< voxel budget, spacing bounds and the folder reads are confined to
+  /// A scan whose files take longer than this to read fails (a hung filesystem, a blocking
+  /// file); its reader thread is left behind. 0: no limit.
+  double read_timeout_seconds = 600;
 };
 
 /// A scan on its way through the pipeline.
@@ -44,7 +49,7 @@ struct ScanWork {
   RegionMetrics metrics;
 };
 
-void read_stage(ScanWork& work);
+void read_stage(ScanWork& work, const RunSettings& settings);
 void preprocess_stage(ScanWork& work, const RunSettings& settings);
 void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings);
 void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings);

@@ -11,6 +11,8 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev zlib1g-dev
   libjemalloc-dev libdeflate-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (tests/fuzz)
+  clang-14 libfuzzer-14-dev
   # data: Colin27 head and the AAL atlas
   mricron-data
   # cluster tests

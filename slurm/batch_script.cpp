@@ -1,16 +1,35 @@
 #include "slurm/batch_script.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "slurm/time_limit.hpp"
 
 namespace nc::slurm {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Control characters shown as \xNN, so that an error message never carries a raw newline.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
 
 // Single-quoted for bash.
 std::string quote(const std::string& s) {
@@ -27,8 +46,42 @@ std::string quote(const std::string& s) {
   return out;
 }
 
+// Slurm's own rule for job, partition and account names: letters, digits, '.', '_' and '-'
+// (a partition list also takes ','). Nothing else may reach an #SBATCH line: a newline there
+// would start a shell command, a space another sbatch option.
+void require_slurm_name(const std::string& option, const std::string& value, bool list) {
+  const bool valid = !value.empty() && value.size() <= 200 && std::all_of(value.begin(), value.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || (list && c == ',');
+  });
+  if (!valid)
+    throw UsageError(option + " '" + printable(value) + "': a Slurm name is letters, digits, '.', '_' and '-'" +
+                     (list ? " (',' between partitions)" : ""));
+}
+
+// Paths reach #SBATCH lines unquoted (sbatch does not parse shell quoting there), so they may
+// hold no blank, quote, backslash, control character or '%' (sbatch's file name patterns).
+void require_directive_path(const fs::path& path) {
+  const std::string text = path.string();
+  const auto bad = std::find_if(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f || c == ' ' || c == '"' || c == '\'' || c == '\\' || c == '%' || c == '#';
+  });
+  if (bad != text.end())
+    throw UsageError("--out '" + printable(text) + "': an sbatch directive cannot carry the character '" +
+                     printable(std::string(1, *bad)) + "'; choose a folder without it");
+}
+
+void validate(const JobResources& r, const std::string& job_name, const fs::path& log_dir) {
+  require_slurm_name("--job-name", job_name, false);
+  if (!r.partition.empty()) require_slurm_name("--partition", r.partition, true);
+  if (!r.account.empty()) require_slurm_name("--account", r.account, false);
+  parse_time_limit(r.time);
+  require_directive_path(log_dir);
+}
+
 void write_header(std::ostream& out, const JobResources& r, const std::string& job_name, const fs::path& log_dir,
                   const std::string& log_pattern) {
+  validate(r, job_name, log_dir);
   out << "#SBATCH --job-name=" << job_name << "\n"
       << "#SBATCH --nodes=" << r.nodes << "\n";
   if (r.gpus_per_node > 0)

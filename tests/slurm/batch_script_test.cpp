@@ -21,8 +21,46 @@ TEST(TimeLimit, SlurmFormats) {
   EXPECT_EQ(parse_time_limit("1-12"), 86400 + 12 * 3600);
   EXPECT_EQ(parse_time_limit("2-01:30"), 2 * 86400 + 3600 + 1800);
   EXPECT_EQ(parse_time_limit("0-00:00:45"), 45);
-  for (const char* bad : {"", "1:2:3:4", "abc", "-5", "1-", "1--2", "0", "10m", "1:x"})
+  for (const char* bad : {"", "1:2:3:4", "abc", "-5", "1-", "1--2", "0", "10m", "1:x", "1-25:99:99", "1-23:60",
+                          "10:60", "1:00:60", "99999999999999999999999999999999999"})
     EXPECT_THROW(parse_time_limit(bad), UsageError) << bad;
+}
+
+// Regression: a newline in --partition once wrote `touch /tmp/x` as a line of the script, and a
+// space in --job-name smuggled further sbatch options in.
+TEST(BatchScript, NamesThatWouldInjectAreRefused) {
+  const RunJob job{"/opt/nc/neurocohort", "/data/manifest.tsv", "/scratch/out/results.h5", {}};
+  const auto refused = [&](auto&& edit) {
+    JobResources r;
+    edit(r);
+    EXPECT_THROW(render_run_script(r, job, "/scratch/out/logs"), UsageError);
+    if (r.time == JobResources{}.time) {  // the merge job has a time limit of its own
+      EXPECT_THROW(render_merge_script(r, job.neurocohort, {"/scratch/a.h5"}, "/scratch/m.h5", "/scratch/out/logs"),
+                   UsageError);
+    }
+  };
+  refused([](JobResources& r) { r.partition = "gpu\ntouch /tmp/x"; });
+  refused([](JobResources& r) { r.account = "lab\n#SBATCH --uid=0"; });
+  refused([](JobResources& r) { r.account = "lab;id"; });
+  refused([](JobResources& r) { r.job_name = "nc --uid=0"; });
+  refused([](JobResources& r) { r.job_name = "nc$(id)"; });
+  refused([](JobResources& r) { r.job_name = ""; });
+  refused([](JobResources& r) { r.time = "1-25:99:99"; });
+  for (const char* dir : {"/scratch/o ut/logs", "/scratch/out\ntouch /tmp/x/logs", "/scratch/%j/logs", "/s/'q'/logs"}) {
+    EXPECT_THROW(render_run_script(JobResources{}, job, dir), UsageError) << dir;
+  }
+  JobResources fine;
+  fine.partition = "gpu,gpu-long";
+  fine.account = "neuro_lab.2";
+  fine.job_name = "nc-study.v2";
+  EXPECT_NO_THROW(render_run_script(fine, job, "/scratch/out-1/logs"));
+}
+
+// Every shell line quotes its paths: a path with a newline, quotes or $() stays one argument.
+TEST(BatchScript, ShellLinesQuoteHostilePaths) {
+  const RunJob job{"/opt/nc/neurocohort", "/data/x\ntouch /tmp/pwned/$(id)/'m'.tsv", "/scratch/out/results.h5", {}};
+  const std::string s = render_run_script(JobResources{}, job, "/scratch/out/logs");
+  EXPECT_TRUE(contains(s, "'/data/x\ntouch /tmp/pwned/$(id)/'\\''m'\\''.tsv'")) << s;
 }
 
 TEST(BatchScript, RunJobHasEveryDirective) {
@@ -32,12 +70,12 @@ TEST(BatchScript, RunJobHasEveryDirective) {
   r.cpus_per_task = 6;
   r.time = "12:00:00";
   r.partition = "gpu";
-  r.account = "neuro lab";
+  r.account = "neuro-lab";
   RunJob job{"/opt/nc/neurocohort", "/data/it's here/manifest.tsv", "/scratch/out/results.h5", {"--device", "cuda"}};
   const std::string s = render_run_script(r, job, "/scratch/out/logs");
   for (const char* line :
        {"#SBATCH --nodes=4", "#SBATCH --ntasks-per-node=8", "#SBATCH --gpus-per-node=8", "#SBATCH --cpus-per-task=6",
-        "#SBATCH --time=12:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=neuro lab",
+        "#SBATCH --time=12:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=neuro-lab",
         "#SBATCH --job-name=neurocohort", "#SBATCH --output=/scratch/out/logs/%x-%j.out", "#SBATCH --signal=B:USR1@300",
         "#SBATCH --requeue", "srun --kill-on-bad-exit=1 '/opt/nc/neurocohort' run",
         "'/data/it'\\''s here/manifest.tsv'", "--resume '--device' 'cuda'", "scontrol requeue", "trap checkpoint USR1"})
