@@ -11,8 +11,6 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
-#include <nifti1_io.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -139,31 +137,6 @@ void require_exists(const fs::path& path) {
   if (!fs::exists(path, ec)) throw ImageError(path.string(), "file not found");
 }
 
-// ITK's NIfTI reader turns a zero or NaN pixdim into 1 mm and a zero dim into 1, so a header
-// that does not say how large its voxels are would read as a plausible 1 mm scan: the raw
-// header is checked here. Contradictory qform and sform are used as ITK chooses, with a warning.
-void validate_nifti_header(const fs::path& path) {
-  const std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(nifti_image_read(path.c_str(), 0), nifti_image_free);
-  if (!nim) throw ImageError(path.string(), "unreadable NIfTI header");
-  for (int a = 1; a <= 3; ++a) {
-    if (nim->dim[0] < a || nim->dim[a] <= 0)
-      throw ImageError(path.string(), "has zero size along axis " + std::to_string(a - 1) + " (dim[" +
-                                          std::to_string(a) + "] = " + std::to_string(nim->dim[a]) + ")");
-    const float pixdim = nim->pixdim[a];
-    if (!std::isfinite(pixdim) || pixdim <= 0.0f)
-      throw ImageError(path.string(), "pixdim[" + std::to_string(a) + "] is " + std::to_string(pixdim) +
-                                          ": the header does not give the voxel size");
-  }
-  if (nim->qform_code > 0 && nim->sform_code > 0) {
-    float largest = 0;
-    for (int r = 0; r < 3; ++r)
-      for (int c = 0; c < 4; ++c) largest = std::max(largest, std::abs(nim->qto_xyz.m[r][c] - nim->sto_xyz.m[r][c]));
-    if (largest > 0.5f)
-      spdlog::warn("{}: qform and sform disagree (by up to {:.1f} mm); the geometry follows ITK's choice of the two",
-                   path.string(), largest);
-  }
-}
-
 template <typename T>
 typename ItkImage<T>::Pointer read_itk(const fs::path& path, const ReadLimits& limits) {
   const ImageHeader header = read_image_header(path, limits);
@@ -241,8 +214,10 @@ ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   } catch (const itk::ExceptionObject& e) {
     throw ImageError(path.string(), reason_of(e));
   }
-  if (!fs::is_directory(path) && detail::is_nifti_path(path)) validate_nifti_header(path);
+  const bool nifti = !fs::is_directory(path) && detail::is_nifti_path(path);
+  if (nifti) detail::validate_nifti_header(path);
   validate_geometry(path, header.geometry, limits);
+  if (nifti) detail::require_nifti_data_size(path);
   return header;
 }
 

@@ -2,15 +2,18 @@
 
 #include <libdeflate.h>
 #include <nifti1_io.h>
+#include <spdlog/spdlog.h>
 #include <tbb/parallel_for.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -170,7 +173,81 @@ void require_plausible_size(const fs::path& path, const nifti_image& header) {
   }
 }
 
+// The stored dim[1..3] and pixdim[1..3] of a NIfTI-1 or NIfTI-2 header, as written: nifticlib
+// (and with it ITK) silently replaces a zero or non-finite pixdim with 1 mm and a zero dim with 1.
+struct RawGrid {
+  double dim[3] = {0, 0, 0};
+  double pixdim[3] = {0, 0, 0};
+};
+
+template <typename T>
+T field_at(const unsigned char* header, std::size_t offset, bool swapped) {
+  unsigned char bytes[sizeof(T)];
+  std::memcpy(bytes, header + offset, sizeof(T));
+  if (swapped) std::reverse(bytes, bytes + sizeof(T));
+  T value;
+  std::memcpy(&value, bytes, sizeof(T));
+  return value;
+}
+
+std::optional<RawGrid> read_raw_grid(const fs::path& path) {
+  const std::unique_ptr<gzFile_s, GzClose> file(gzopen(path.c_str(), "rb"));
+  if (!file) return std::nullopt;
+  unsigned char header[540] = {};
+  const int got = gzread(file.get(), header, sizeof header);
+  if (got < 348) return std::nullopt;
+  std::int32_t size = 0;
+  std::memcpy(&size, header, 4);
+  const bool swapped = size != 348 && size != 540;
+  if (swapped) size = field_at<std::int32_t>(header, 0, true);
+  RawGrid grid;
+  if (size == 348) {  // NIfTI-1: int16 dim[8] at 40, float pixdim[8] at 76
+    for (int a = 0; a < 3; ++a) {
+      grid.dim[a] = field_at<std::int16_t>(header, 42 + 2 * std::size_t(a), swapped);
+      grid.pixdim[a] = field_at<float>(header, 80 + 4 * std::size_t(a), swapped);
+    }
+  } else if (size == 540 && got == 540) {  // NIfTI-2: int64 dim[8] at 16, double pixdim[8] at 104
+    for (int a = 0; a < 3; ++a) {
+      grid.dim[a] = double(field_at<std::int64_t>(header, 24 + 8 * std::size_t(a), swapped));
+      grid.pixdim[a] = field_at<double>(header, 112 + 8 * std::size_t(a), swapped);
+    }
+  } else {
+    return std::nullopt;
+  }
+  return grid;
+}
+
 }  // namespace
+
+void validate_nifti_header(const fs::path& path) {
+  if (const auto grid = read_raw_grid(path)) {
+    for (int a = 0; a < 3; ++a) {
+      if (!(grid->dim[a] > 0))
+        throw ImageError(path.string(), "has zero size along axis " + std::to_string(a) + " (dim[" +
+                                            std::to_string(a + 1) + "] = " + std::to_string(std::int64_t(grid->dim[a])) +
+                                            ")");
+      if (!std::isfinite(grid->pixdim[a]) || grid->pixdim[a] <= 0)
+        throw ImageError(path.string(), "pixdim[" + std::to_string(a + 1) + "] is " + std::to_string(grid->pixdim[a]) +
+                                            ": the header does not give the voxel size");
+    }
+  }
+  const std::unique_ptr<nifti_image, NiftiFree> nim(nifti_image_read(path.c_str(), 0));
+  if (!nim) throw ImageError(path.string(), "unreadable NIfTI header");
+  if (nim->qform_code > 0 && nim->sform_code > 0) {
+    float largest = 0;
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 4; ++c) largest = std::max(largest, std::abs(nim->qto_xyz.m[r][c] - nim->sto_xyz.m[r][c]));
+    if (largest > 0.5f)
+      spdlog::warn("{}: qform and sform disagree (by up to {:.1f} mm); the geometry follows ITK's choice of the two",
+                   path.string(), largest);
+  }
+}
+
+void require_nifti_data_size(const fs::path& path) {
+  const std::unique_ptr<nifti_image, NiftiFree> nim(nifti_image_read(path.c_str(), 0));
+  if (!nim) throw ImageError(path.string(), "unreadable NIfTI header");
+  require_plausible_size(path, *nim);
+}
 
 std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected_voxels) {
   const std::unique_ptr<nifti_image, NiftiFree> header(nifti_image_read(path.c_str(), 0));

@@ -14,6 +14,15 @@ namespace nc::io::detail {
 /// True for .nii, .nii.gz, .hdr and .img files.
 bool is_nifti_path(const std::filesystem::path& path);
 
+/// Checks what ITK's NIfTI reader would hide: zero dims and a zero or non-finite pixdim, as
+/// stored. Warns when qform and sform disagree. \throws ImageError naming the file.
+void validate_nifti_header(const std::filesystem::path& path);
+
+/// Compares the data size the header implies with what the file (or, for .nii.gz, any gzip
+/// stream of its size) holds, before any voxel memory is allocated.
+/// \throws ImageError naming the file and both sizes.
+void require_nifti_data_size(const std::filesystem::path& path);
+
 /// The voxels of a NIfTI file as float32 with scl_slope/scl_inter applied, in file order.
 /// \param expected_voxels voxel count of the validated header (budget already checked)
 /// \throws ImageError on an unreadable header, an unsupported datatype, truncated or

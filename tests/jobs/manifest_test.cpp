@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "core/error.hpp"
@@ -37,6 +39,28 @@ std::string problems_of(const fs::path& manifest, const ManifestOptions& options
     return e.what();
   }
   return "";
+}
+
+// Regression: a FIFO named by the manifest hung `check` and `run`.
+TEST(Manifest, NonRegularFilesAreRefused) {
+  ManifestFolder folder;
+  ASSERT_EQ(::mkfifo((folder.dir / "img/pipe.nii").c_str(), 0600), 0);
+  const auto problems = problems_of(folder.write("scan_id\timage\tmodality\tage\tsex\ns1\timg/pipe.nii\tCT\t2\tM\n"));
+  EXPECT_NE(problems.find("manifest.tsv:2: image 'img/pipe.nii' is not a regular file or a folder"), std::string::npos)
+      << problems;
+}
+
+// Regression: the folder rule was lexical, so a symlink inside the folder led anywhere.
+TEST(Manifest, SymlinksLeavingTheFolderNeedAllowExternalPaths) {
+  ManifestFolder folder;
+  TempDir outside;
+  write_file(outside / "real.nii.gz", "x");
+  fs::create_symlink(outside / "real.nii.gz", folder.dir / "img/link.nii.gz");
+  const auto path = folder.write("scan_id\timage\tmodality\tage\tsex\ns1\timg/link.nii.gz\tCT\t2\tM\n");
+  EXPECT_NE(problems_of(path).find("is a link to a file outside the manifest's folder"), std::string::npos);
+  EXPECT_EQ(problems_of(path, {.allow_external_paths = true}), "");
+  fs::create_symlink(folder.dir / "img/a.nii.gz", folder.dir / "img/inner.nii.gz");
+  EXPECT_EQ(problems_of(folder.write("scan_id\timage\tmodality\tage\tsex\ns1\timg/inner.nii.gz\tCT\t2\tM\n")), "");
 }
 
 TEST(Manifest, ParsesRequiredOptionalAndCovariateColumns) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "core/error.hpp"
 #include "io/cohort_store.hpp"
@@ -80,6 +81,18 @@ TEST(VolumesTable, BadRowsNameFileAndLine) {
             }).find("e.tsv:2: age must be a number"),
             std::string::npos);
   EXPECT_NE(error_of([&] { load_cohort(dir / "missing.tsv"); }).find("file not found"), std::string::npos);
+}
+
+// Regression: a negative volume or one near 1e307 reached the statistics, where Boost failed
+// with "internal error" naming no scan.
+TEST(VolumesTable, ImpossibleVolumesNameTheScan) {
+  test::TempDir dir;
+  for (const char* bad : {"-3", "1e307", "inf"}) {
+    const std::string text = std::string("scan_id\tage\tsex\tx\ns1\t2\tM\t1\ns2\t3\tF\t") + bad + "\n";
+    EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "v.tsv", text)); }).find("v.tsv:3: volume"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 TEST(Pool, SameRegionsInAnyOrderAndUniqueScans) {
