@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 
 namespace nc::cli {
@@ -14,6 +16,15 @@ namespace nc::cli {
 using Action = std::function<int()>;
 
 enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2 };
+
+/// For floating-point options: CLI11's range checks let NaN through (every comparison is false).
+inline const CLI::Validator kFinite(
+    [](const std::string& text) {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      return std::isfinite(value) ? std::string() : "'" + text + "' is not a finite number";
+    },
+    "FINITE");
 
 /// --max-voxels, the same budget for every command that reads images: the header's voxel count
 /// and the resampled grid's.

@@ -424,7 +424,7 @@ void add_run_command(CLI::App& app, Action& action) {
                 "With --resume: try again the scans that crashed the process in an earlier run");
   add_max_voxels_option(*cmd, options->max_voxels);
   cmd->add_option("--read-timeout", options->read_timeout_seconds,
-                  "Seconds a scan's files may take to read before the scan fails (0: no limit)")
+                  "Seconds a scan's files may take to read before the scan fails (0: no limit)")->check(kFinite)
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--largest-first", options->largest_first, "Hand out the largest image files first");
@@ -435,7 +435,7 @@ void add_run_command(CLI::App& app, Action& action) {
                   "Write throughput as JSON: wall time, scans per minute, seconds per scan by stage");
   cmd->add_option("--progress-every", options->progress_every, "Without a terminal: log progress every N scans")
       ->capture_default_str();
-  cmd->add_option("--progress-seconds", options->progress_seconds, "... or every S seconds")->capture_default_str();
+  cmd->add_option("--progress-seconds", options->progress_seconds, "... or every S seconds")->check(kFinite)->capture_default_str();
   cmd->callback([options, &action] { action = [options] { return run_cohort(*options); }; });
 }
 

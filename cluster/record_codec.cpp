@@ -1,5 +1,6 @@
 #include "cluster/record_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -51,7 +52,8 @@ class Reader {
     const auto n = get<std::uint64_t>();
     if (n > bytes_.size() / sizeof(T)) throw Error("record message: malformed vector length");
     std::vector<T> values(n);
-    std::memcpy(values.data(), take(n * sizeof(T)), n * sizeof(T));
+    const char* p = take(n * sizeof(T));
+    if (n > 0) std::memcpy(values.data(), p, n * sizeof(T));  // an empty vector's data() may be null
     return values;
   }
 
@@ -64,6 +66,9 @@ class Reader {
   }
   const std::vector<char>& bytes_;
   std::size_t at_ = 0;
+
+ public:
+  bool at_end() const { return at_ == bytes_.size(); }
 };
 
 }  // namespace
@@ -118,9 +123,13 @@ io::ScanRecord decode_record(const std::vector<char>& bytes) {
     LabelVolume labels;
     labels.geometry = g;
     labels.voxels = in.get_vector<std::uint16_t>();
-    if (std::int64_t(labels.voxels.size()) != g.voxel_count()) throw Error("record message: label map size mismatch");
+    // In double: sizes from a damaged message would overflow the int64 product.
+    const bool sizes_valid = std::all_of(g.size.begin(), g.size.end(), [](std::int64_t n) { return n >= 1; });
+    if (!sizes_valid || double(g.size[0]) * double(g.size[1]) * double(g.size[2]) != double(labels.voxels.size()))
+      throw Error("record message: label map size mismatch");
     r.labels = std::move(labels);
   }
+  if (!in.at_end()) throw Error("record message: bytes past the record");
   return r;
 }
 

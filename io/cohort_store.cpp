@@ -343,6 +343,8 @@ CohortStore CohortStore::open(const fs::path& path, Mode mode) {
     validate_layout(file, impl->scan_ids.size(), impl->regions.size(), impl->metric_names);
   } catch (const StoreError& e) {
     throw StoreError(path.string() + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw StoreError(path.string() + ": a dataset is too large to read (a damaged file?)");
   }
   if (mode == Mode::ReadWrite) impl->lock = WriterLock(path);
   return CohortStore(std::move(impl));

@@ -1,6 +1,8 @@
 #include "io/hdf5_detail.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <mutex>
 
@@ -9,6 +11,9 @@
 namespace nc::io::h5 {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// No table of a cohort comes near 2^28 values (a million scans × 200 regions is 2e8); a header
+// claiming more is damage, refused before its buffer is allocated.
+constexpr hsize_t kMaxElements = hsize_t{1} << 28;
 }  // namespace
 
 void silence_hdf5_errors() {
@@ -16,12 +21,22 @@ void silence_hdf5_errors() {
   std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
 }
 
+namespace {
+// HDF5's messages do not say why a write failed; the system's reason does, when it is one a
+// user can act on (a full disk, a quota).
+std::string failure(const std::string& what) {
+  const int error = errno;
+  const bool actionable = error == ENOSPC || error == EDQUOT || error == EROFS || error == EACCES;
+  return "HDF5: cannot " + what + (actionable ? std::string(" (") + std::strerror(error) + ")" : std::string());
+}
+}  // namespace
+
 hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) throw StoreError("HDF5: cannot " + what);
+  if (id < 0) throw StoreError(failure(what));
   return id;
 }
 void check(herr_t status, const std::string& what) {
-  if (status < 0) throw StoreError("HDF5: cannot " + what);
+  if (status < 0) throw StoreError(failure(what));
 }
 
 Handle text_type() {
@@ -143,6 +158,10 @@ std::string shape_text(const std::vector<hsize_t>& dims) {
 
 void require_shape(hid_t dataset, const std::vector<hsize_t>& expected, const std::string& what,
                    const std::string& meaning) {
+  double elements = 1;
+  for (hsize_t d : expected) elements *= double(d);
+  if (elements > double(kMaxElements))
+    throw StoreError("dataset " + what + " would hold " + std::to_string(std::int64_t(elements)) + " values");
   const auto dims = shape(dataset);
   if (dims != expected)
     throw StoreError("dataset " + what + " has shape " + shape_text(dims) + ", expected " + shape_text(expected) +
@@ -153,6 +172,7 @@ hsize_t extent(hid_t dataset, const std::string& what) {
   const auto dims = shape(dataset);
   if (dims.size() != 1)
     throw StoreError("dataset " + what + " has shape " + shape_text(dims) + ", expected one dimension");
+  if (dims[0] > kMaxElements) throw StoreError("dataset " + what + " claims " + std::to_string(dims[0]) + " values");
   return dims[0];
 }
 
@@ -205,6 +225,7 @@ std::vector<std::string> group_members(hid_t file, const char* group) {
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) throw StoreError(std::string("HDF5: cannot read the names in group ") + group);
     std::string name(static_cast<std::size_t>(len), '\0');
     H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
     names.push_back(name);

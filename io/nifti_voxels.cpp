@@ -149,6 +149,10 @@ std::vector<unsigned char> read_voxel_bytes_fast(const nifti_image& header) {
 // Compares what the header implies with what the file can hold, before any voxel memory is
 // allocated: a 416-byte file must not cost gigabytes before its error.
 void require_plausible_size(const fs::path& path, const nifti_image& header) {
+  if (header.iname_offset < 0 || header.nbyper <= 0)
+    throw ImageError(path.string(), "has a negative vox_offset or an unknown voxel size (" +
+                                        std::to_string(header.iname_offset) + ", " + std::to_string(header.nbyper) +
+                                        " bytes)");
   const double data = double(header.nvox) * double(header.nbyper), offset = double(header.iname_offset);
   std::error_code ec;
   const double size = double(fs::file_size(header.iname, ec));

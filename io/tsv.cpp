@@ -36,6 +36,9 @@ TsvTable read_tsv(const std::filesystem::path& path) {
   while (std::getline(in, line)) {
     ++number;
     if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    // A NUL would cut every message that quotes the field, and no text column holds one.
+    if (line.find('\0') != std::string::npos)
+      throw Error(path.string() + ":" + std::to_string(number) + ": holds a NUL byte (not a text table?)");
     if (trim(line).empty()) continue;
     if (!have_header) {
       table.header = split_tabs(line);

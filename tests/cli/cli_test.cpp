@@ -100,5 +100,58 @@ TEST(Cli, InvalidManifestIsAConfigurationError) {
   EXPECT_NE(r.output.find("missing required column 'modality'"), std::string::npos) << r.output;
 }
 
+// A manifest of two real images, for the commands that load one before anything else.
+std::string two_scan_manifest(const TempDir& dir) {
+  io::write_nifti(test::indexed_volume(), dir / "a.nii.gz");
+  std::ofstream(dir / "m.tsv") << "scan_id\timage\tmodality\tage\tsex\n"
+                                  "a\ta.nii.gz\tCT\t1\tM\n"
+                                  "b\ta.nii.gz\tCT\t2\tF\n";
+  return (dir / "m.tsv").string();
+}
+
+// Regression: a newline in --partition became a shell line of the sbatch script.
+TEST(Cli, SlurmSubmitRefusesValuesThatWouldReachTheShell) {
+  TempDir dir;
+  const std::string manifest = two_scan_manifest(dir);
+  const std::string marker = (dir / "injected").string();
+  for (const std::string& option : std::vector<std::string>{"--partition 'gpu\ntouch " + marker + "'", "--account 'a\ntouch " + marker + "'",
+                                    "--job-name 'nc --uid=0'", "--time 1-25:99:99", "--array 5"}) {
+    const auto r = run_command(neurocohort("slurm submit " + manifest + " --out " + (dir / "s").string() +
+                                           " --dry-run " + option));
+    EXPECT_EQ(r.exit_code, 2) << option << ": " << r.output;
+    EXPECT_EQ(line_count(r.output), 1u) << option << ": " << r.output;
+    EXPECT_EQ(r.output.find("#!/bin/bash"), std::string::npos) << option;
+  }
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  const auto r = run_command(neurocohort("slurm submit " + manifest + " --out '" + (dir / "o ut").string() + "' --dry-run"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+TEST(Cli, NanIsNotANumberOption) {
+  TempDir dir;
+  std::ofstream(dir / "x.h5") << "x";
+  std::ofstream(dir / "y.h5") << "y";
+  const auto r = run_command(neurocohort("norms score " + (dir / "x.h5").string() + " --reference " +
+                                         (dir / "y.h5").string() + " --out z.tsv --threshold nan"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("not a finite number"), std::string::npos) << r.output;
+}
+
+// Regression: a NUL byte in a manifest cut the error message that quoted it.
+TEST(Cli, ManifestWithANulByteIsRefusedWholly) {
+  TempDir dir;
+  std::ofstream(dir / "m.tsv", std::ios::binary) << std::string("scan_id\timage\tmodality\tage\tsex\na\0b\ta.nii\tCT\t1\tM\n", 48);
+  const auto r = run_command(neurocohort("check " + (dir / "m.tsv").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("m.tsv:2: holds a NUL byte"), std::string::npos) << r.output;
+}
+
+TEST(Cli, EveryCommandThatReadsImagesTakesTheVoxelBudget) {
+  for (const char* sub : {"check", "run", "preprocess"}) {
+    const auto r = run_command(neurocohort(std::string(sub) + " --help"));
+    EXPECT_NE(r.output.find("--max-voxels"), std::string::npos) << sub;
+  }
+}
+
 }  // namespace
 }  // namespace nc

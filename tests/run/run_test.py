@@ -4,7 +4,9 @@
 usage: run_test.py BINARY SYNTH_DIR MODEL WORK_DIR SCENARIO
 scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
            mpi_equals_single, mpi_balances_uneven_costs, mpi_rank_killed_then_resume,
-           bf16_matches_fp32 (the shipped model, not the fixture's)
+           bf16_matches_fp32 (the shipped model, not the fixture's), and the hardening cases
+           hostile_inputs, resume_refuses_other_model_or_manifest, crashed_scan_is_not_retried,
+           overwrite_while_running, unwritable_outputs_fail_first
 The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
 import json
@@ -30,11 +32,12 @@ def write_manifest(path, rows):
 
 
 def link_images(folder):
-    """The fixture's images, linked into `folder` so manifests there may name them."""
+    """The fixture's images, hard-linked into `folder` so manifests there may name them (a
+    symlink out of the manifest's folder would need --allow-external-paths)."""
     for sub in ("images", "labels"):
         target = os.path.join(folder, sub)
         if not os.path.exists(target):
-            os.symlink(os.path.join(SYNTH, sub), target)
+            shutil.copytree(os.path.join(SYNTH, sub), target, copy_function=os.link)
 
 
 def mr_cohort(folder, n):
@@ -247,6 +250,149 @@ def mpi_rank_killed_then_resume():
     kill_then_resume("mpi_kill", launcher=MPIRUN, rank=1, resume_flags=("--threads", "1"))
 
 
+def hostile_inputs():
+    """Files that once crashed the process inside ITK, read outside the cohort or were stored as
+    `ok` although corrupt: each scan fails with its reason, the good scan is measured, and
+    `check` names the same scans before any work."""
+    folder = os.path.join(WORK, "hostile")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    link_images(folder)
+    header = "ObjectType = Image\nNDims = 3\nDimSize = 8 8 8\nElementSpacing = 1 1 1\nElementType = MET_SHORT\n"
+    with open(os.path.join(folder, "pattern.mhd"), "w") as f:
+        f.write(header + "ElementDataFile = /proc/self/%s 1 100 1\n")
+    with open(os.path.join(folder, "short.mhd"), "w") as f:
+        f.write(header + "ElementDataFile = short.raw\n")
+    with open(os.path.join(folder, "short.raw"), "wb") as f:
+        f.write(b"\0" * 500)
+    with open(os.path.join(folder, "passwd.mhd"), "w") as f:
+        f.write(header + "ElementDataFile = /etc/passwd\n")
+    data = bytearray(open(os.path.join(SYNTH, "images", "sub-0002.nii.gz"), "rb").read())
+    data[len(data) // 2] ^= 0x5A
+    with open(os.path.join(folder, "flipped.nii.gz"), "wb") as f:
+        f.write(data)
+    manifest = os.path.join(folder, "manifest.tsv")
+    write_manifest(manifest, [
+        ("pattern", "pattern.mhd", "MR", "4", "M", ""),
+        ("short", "short.mhd", "MR", "4", "M", ""),
+        ("passwd", "passwd.mhd", "MR", "4", "M", ""),
+        ("flipped", "flipped.nii.gz", "MR", "4", "M", ""),
+        ("mr", "images/sub-0002.nii.gz", "MR", "10.9", "F", "labels/sub-0002.nii.gz"),
+    ])
+    reasons = {"pattern": "file-name pattern", "short": "truncated voxel data", "passwd": "outside the manifest's folder",
+               "flipped": "corrupt"}
+    c = subprocess.run([BINARY, "check", manifest], capture_output=True, text=True)
+    assert c.returncode == 1, (c.returncode, c.stdout, c.stderr)
+    for scan in ("pattern", "short", "passwd"):  # header-level problems; the CRC needs the voxels
+        assert any(l.startswith(scan + "\tfailed") and reasons[scan] in l for l in c.stdout.splitlines()), c.stdout
+    out = os.path.join(folder, "results.h5")
+    r = run(manifest, out, check=1)
+    with h5py.File(out) as f:
+        status, error = text(f["scans/status"]), text(f["scans/error"])
+    assert status == ["failed"] * 4 + ["ok"], (status, error)
+    for row, scan in enumerate(("pattern", "short", "passwd", "flipped")):
+        assert reasons[scan] in error[row], (scan, error[row])
+    # A symlink out of the folder is refused up front, like a path with "..".
+    os.symlink(os.path.join(SYNTH, "images", "sub-0002.nii.gz"), os.path.join(folder, "outside.nii.gz"))
+    write_manifest(manifest, [("linked", "outside.nii.gz", "MR", "4", "M", "")])
+    r = run(manifest, os.path.join(folder, "linked.h5"), check=2)
+    assert "outside the manifest's folder" in r.stderr, r.stderr
+    run(manifest, os.path.join(folder, "linked.h5"), "--allow-external-paths", check=0)
+
+
+def resume_refuses_other_model_or_manifest():
+    """Resuming with another model, precision or an edited manifest would mix two runs in one
+    file while its provenance names one: refused, naming what differs."""
+    folder = os.path.join(WORK, "resume_checks")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 2)
+    out = os.path.join(folder, "results.h5")
+    run(manifest, out, check=0)
+    r = run(manifest, out, "--resume", check=0)
+    assert "0 to do" in r.stdout, r.stdout
+    r = subprocess.run([BINARY, "run", manifest, "--out", out, "--resume", "--model", SHIPPED_MODEL],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "cannot --resume" in r.stderr, (r.returncode, r.stderr)
+    other = os.path.join(folder, "copy.pt")
+    shutil.copy(MODEL, other)
+    r = subprocess.run([BINARY, "run", manifest, "--out", out, "--resume", "--model", other],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr  # the same bytes elsewhere: the same model
+    r = run(manifest, out, "--resume", "--precision", "bf16", check=2)
+    assert "precision" in r.stderr, r.stderr
+    with open(manifest) as f:
+        lines = f.read().splitlines()
+    lines[2] = lines[2].replace("\t4\t", "\t9\t")  # the second scan's age
+    with open(manifest, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = run(manifest, out, "--resume", check=2)
+    assert "scan mr-1 has age '4' in the results file but '9' in the manifest" in r.stderr, r.stderr
+
+
+def crashed_scan_is_not_retried():
+    """A scan that crashed the process leaves its row in the crash journal (the handler is tested
+    in jobs_tests); resume fails that row instead of crashing on it again, unless asked."""
+    folder = os.path.join(WORK, "crashed")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 4)
+    out = os.path.join(folder, "results.h5")
+    code, log = start_then_signal(manifest, out, signal.SIGKILL, 1)
+    with h5py.File(out) as f:
+        pending = [i for i, s in enumerate(text(f["scans/status"])) if s != "ok"]
+    assert pending, log
+    with open(out + ".crash-2", "w") as f:  # as a worker rank's handler writes it
+        f.write(f"{pending[0]} 11\n")
+    r = run(manifest, out, "--resume", check=1)
+    assert "crashed the process in an earlier run (signal 11" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert not os.path.exists(out + ".crash-2")
+    with h5py.File(out) as f:
+        status, error = text(f["scans/status"]), text(f["scans/error"])
+    assert status.count("ok") == 3 and status[pending[0]] == "failed", status
+    r = run(manifest, out, "--resume", check=1)
+    assert "0 to do" in r.stdout, r.stdout
+    r = run(manifest, out, "--resume", "--retry-crashed", check=0)
+    assert "1 to do" in r.stdout, r.stdout
+
+
+def overwrite_while_running():
+    """A second run with --overwrite must not pull the file from under a live writer, and a writer
+    whose file is replaced anyway stops instead of reporting results that are not in the file."""
+    folder = os.path.join(WORK, "overwrite")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 6)
+    out = os.path.join(folder, "results.h5")
+    p = subprocess.Popen([BINARY, "run", manifest, "--out", out, "--model", MODEL, "--progress-every", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = []
+    for line in p.stdout:
+        log.append(line)
+        if "run: 1/" in line:
+            break
+    r = run(manifest, out, "--overwrite", check=2)
+    assert "is being written by process" in r.stderr, r.stderr
+    shutil.copy(out, out + ".copy")
+    os.replace(out + ".copy", out)  # what a careless script would do
+    rest = p.stdout.read()
+    p.wait()
+    assert p.returncode != 0, "".join(log) + rest
+    assert "removed or replaced by another process" in rest, rest
+
+
+def unwritable_outputs_fail_first():
+    """An unusable --timings or --export-nifti folder is an error before any scan, not after."""
+    folder = os.path.join(WORK, "unwritable")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 1)
+    blocker = os.path.join(folder, "a_file")
+    open(blocker, "w").close()
+    for option in ("--timings", "--export-nifti"):
+        target = os.path.join(blocker, "sub", "t.json" if option == "--timings" else "")
+        start = time.time()
+        r = run(manifest, os.path.join(folder, "r.h5"), option, target, check=2)
+        assert option in r.stderr and "cannot be created or written" in r.stderr, r.stderr
+        assert time.time() - start < 30 and not os.path.exists(os.path.join(folder, "r.h5"))
+
+
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "default",
                              "resunet333.pt")
 
@@ -282,5 +428,8 @@ if __name__ == "__main__":
     {"end_to_end": end_to_end, "resume_after_sigkill": resume_after_sigkill,
      "sigint_then_resume": sigint_then_resume, "mpi_equals_single": mpi_equals_single,
      "mpi_balances_uneven_costs": mpi_balances_uneven_costs,
-     "mpi_rank_killed_then_resume": mpi_rank_killed_then_resume, "bf16_matches_fp32": bf16_matches_fp32}[SCENARIO]()
+     "mpi_rank_killed_then_resume": mpi_rank_killed_then_resume, "bf16_matches_fp32": bf16_matches_fp32,
+     "hostile_inputs": hostile_inputs, "resume_refuses_other_model_or_manifest": resume_refuses_other_model_or_manifest,
+     "crashed_scan_is_not_retried": crashed_scan_is_not_retried, "overwrite_while_running": overwrite_while_running,
+     "unwritable_outputs_fail_first": unwritable_outputs_fail_first}[SCENARIO]()
     print(SCENARIO, "passed")

@@ -35,8 +35,8 @@ def mr_cohort(folder, n):
     """n rows of the fixture's MR scan under distinct ids: equal work, equal results."""
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    for sub in ("images", "labels"):
-        os.symlink(os.path.join(SYNTH, sub), os.path.join(folder, sub))
+    for sub in ("images", "labels"):  # hard links: a symlink out of the folder needs --allow-external-paths
+        shutil.copytree(os.path.join(SYNTH, sub), os.path.join(folder, sub), copy_function=os.link)
     manifest = os.path.join(folder, "manifest.tsv")
     with open(manifest, "w") as f:
         f.write("scan_id\timage\tmodality\tage\tsex\tlabels\n")
