@@ -70,6 +70,8 @@ hsize_t extent(hid_t dataset, const std::string& what);
 /// A whole 1-D text or numeric dataset. \throws StoreError for another rank or type class.
 std::vector<std::string> read_text_dataset(hid_t dataset, const std::string& what);
 std::vector<double> read_number_dataset(hid_t dataset, const std::string& what);
+/// Every value of a numeric dataset of any rank, row-major (the caller checks the count).
+std::vector<double> read_number_array(hid_t dataset, const std::string& what);
 /// A 1-D dataset as a table column named `name`: text or numbers, as stored.
 TableColumn read_column(hid_t file, const std::string& path, const std::string& name);
 /// Selects elements [row, row+1) × [0, cols) of a 1-D (cols == 0) or 2-D dataset.

@@ -66,8 +66,12 @@ std::vector<TableColumn> TableFile::read_table(const std::string& group) const {
   const hid_t file = impl_->file.get();
   if (!has(group)) throw StoreError(impl_->path.string() + ": no table " + group);
   std::vector<TableColumn> columns;
-  for (const auto& name : group_members(file, group.c_str()))
-    columns.push_back(read_column(file, group + "/" + name, name));
+  for (const auto& name : group_members(file, group.c_str())) {
+    const std::string path = group + "/" + name;
+    // A table's columns are its 1-D datasets; arrays beside them (read_array) are not columns.
+    if (shape(open_dataset(file, path).get()).size() != 1) continue;
+    columns.push_back(read_column(file, path, name));
+  }
   return columns;
 }
 
@@ -91,7 +95,7 @@ void TableFile::write_array(const std::string& path, const std::vector<std::size
 
 std::vector<double> TableFile::read_array(const std::string& path) const {
   const Handle ds = open_dataset(impl_->file.get(), path);
-  return read_number_dataset(ds.get(), path);
+  return read_number_array(ds.get(), path);
 }
 
 void TableFile::set_attribute(const std::string& name, const std::string& value) {

@@ -27,7 +27,7 @@ class TableFile {
 
   /// Writes the columns under /<group>/<column>; intermediate groups are created.
   void write_table(const std::string& group, const std::vector<TableColumn>& columns);
-  /// Reads every column of /<group>. \throws StoreError when the group is missing.
+  /// Reads every column (1-D dataset) of /<group>. \throws StoreError when the group is missing.
   std::vector<TableColumn> read_table(const std::string& group) const;
   bool has(const std::string& path) const;
 

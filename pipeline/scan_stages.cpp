@@ -2,6 +2,7 @@
 
 #include <future>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "core/error.hpp"
@@ -27,6 +28,12 @@ void run_stage(ScanWork& work, Stage stage, Body&& body) {
   work.seconds[stage] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+std::string seconds_text(double seconds) {
+  std::ostringstream text;
+  text << seconds;
+  return text.str();
+}
+
 // Runs `read` on a thread of its own and waits at most `seconds` for it. A read blocked in the
 // kernel (a hung network filesystem) cannot be cancelled: its thread is detached and left to
 // finish or hang on its own, and the scan fails so that the cohort goes on.
@@ -37,7 +44,7 @@ T within_time_limit(double seconds, Read read) {
   std::future<T> result = task->get_future();
   std::thread([task] { (*task)(); }).detach();
   if (result.wait_for(std::chrono::duration<double>(seconds)) != std::future_status::ready)
-    throw Error("the read did not finish within " + std::to_string(int(seconds)) +
+    throw Error("the read did not finish within " + seconds_text(seconds) +
                 " s (--read-timeout): a blocking file or a hung filesystem");
   return result.get();
 }
