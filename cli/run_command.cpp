@@ -384,9 +384,13 @@ int run_cohort(const RunCliOptions& options) {
     try {
       Prepared p = prepare(options, mpi->rank(), mpi->local_rank());
       return mpi->rank() == 0 ? coordinate(options, p, mpi.get()) : work(options, p, *mpi);
-    } catch (const Error& e) {
-      // One failing rank must not leave the others waiting for it.
+    } catch (const std::exception& e) {
+      // One failing rank must not leave the others waiting for it, whatever the failure: an
+      // nc::Error, a filesystem error, bad_alloc, an HDF5 failure on rank 0.
       std::cerr << "neurocohort: error: " << e.what() << " (rank " << mpi->rank() << ")\n";
+      mpi->abort(kExitUsage);
+    } catch (...) {
+      std::cerr << "neurocohort: error: an unknown failure (rank " << mpi->rank() << ")\n";
       mpi->abort(kExitUsage);
     }
   }

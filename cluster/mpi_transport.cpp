@@ -77,6 +77,22 @@ MPI_Status wait_for_message() {
   }
 }
 
+// A record as it arrived. A damaged one that still names its row becomes that scan's failed
+// row (the cohort goes on); one that names no row ends the job, naming the rank.
+io::ScanRecord record_from(const std::vector<char>& bytes, int rank, const WorkQueue& queue) {
+  try {
+    return decode_record(bytes);
+  } catch (const RecordError& e) {
+    if (!e.row() || !queue.was_handed_out(*e.row()))
+      throw Error("MPI: the record from rank " + std::to_string(rank) + " is damaged: " + e.what());
+    io::ScanRecord failed;
+    failed.row = *e.row();
+    failed.rank = rank;
+    failed.error = "the record from rank " + std::to_string(rank) + " arrived damaged: " + e.what();
+    return failed;
+  }
+}
+
 }  // namespace
 
 void serve_workers(const MpiSession& session, WorkQueue& queue) {
@@ -99,7 +115,7 @@ void serve_workers(const MpiSession& session, WorkQueue& queue) {
       buffer.resize(std::size_t(bytes));
       check(MPI_Recv(buffer.data(), bytes, MPI_BYTE, status.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
             "MPI_Recv");
-      queue.complete(decode_record(buffer));
+      queue.complete(record_from(buffer, status.MPI_SOURCE, queue));
       --outstanding;
     } else {
       throw Error("MPI: unexpected message tag " + std::to_string(status.MPI_TAG));

@@ -5,6 +5,7 @@
 /// from the shared filesystem, and send back records. A worker sees only WorkerTransport, so
 /// the one-process run and the MPI run share every stage; they differ in the transport.
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -39,13 +40,20 @@ class WorkQueue {
     return rows_[next_++];
   }
 
+  /// True when `row` was handed out by this queue (a record for any other row is not trusted).
+  bool was_handed_out(std::size_t row) const {
+    const std::lock_guard lock(mutex_);
+    return std::find(rows_.begin(), rows_.begin() + std::ptrdiff_t(next_), row) != rows_.begin() + std::ptrdiff_t(next_);
+  }
+
   void complete(io::ScanRecord record) {
     const std::lock_guard lock(record_mutex_);
     on_record_(std::move(record));
   }
 
  private:
-  std::mutex mutex_, record_mutex_;
+  mutable std::mutex mutex_;
+  std::mutex record_mutex_;
   std::vector<std::size_t> rows_;
   std::size_t next_ = 0;
   std::function<void(io::ScanRecord)> on_record_;

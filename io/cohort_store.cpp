@@ -1,12 +1,8 @@
 #include "io/cohort_store.hpp"
 
 #include <fcntl.h>
-#include <libdeflate.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/parallel_reduce.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "io/hdf5_detail.hpp"
+#include "io/label_chunks.hpp"
 
 namespace nc::io {
 namespace {
@@ -29,105 +26,78 @@ using namespace h5;
 
 constexpr const char* kStatusPending = "pending";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kLabelDeflateLevel = 4;
 // No label map larger than the image reader's largest budget is ever written.
 constexpr double kMaxStoredLabelVoxels = 4.0 * 1024 * 1024 * 1024;
 
-struct CompressorFree {
-  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
-};
-
-std::uint16_t largest_label(const LabelVolume& labels) {
-  return tbb::parallel_reduce(
-      tbb::blocked_range<std::size_t>(0, labels.voxels.size()), std::uint16_t{0},
-      [&](const tbb::blocked_range<std::size_t>& r, std::uint16_t m) {
-        for (std::size_t v = r.begin(); v != r.end(); ++v) m = std::max(m, labels.voxels[v]);
-        return m;
-      },
-      [](std::uint16_t a, std::uint16_t b) { return std::max(a, b); });
+// Writes a map's stored chunks as they are: the workers already filtered them exactly as the
+// dataset's pipeline would (io/label_chunks.hpp), so the single writer only copies bytes.
+void write_stored_chunks(hid_t ds, const StoredLabels& stored, const std::string& what) {
+  if (stored.chunks.size() != label_chunk_count(stored.geometry))
+    throw StoreError(what + ": " + std::to_string(stored.chunks.size()) + " chunks for a grid of " +
+                     std::to_string(label_chunk_count(stored.geometry)));
+  for (std::size_t c = 0; c < stored.chunks.size(); ++c) {
+    const auto offset = label_chunk_offset(stored.geometry, c);
+    const hsize_t at[3] = {offset[0], offset[1], offset[2]};
+    check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, at, stored.chunks[c].size(), stored.chunks[c].data()), what);
+  }
 }
 
-// HDF5's Fletcher-32 filter, the last of the label pipeline: the checksum of the compressed
-// chunk (16-bit words taken big-endian, an odd last byte as the high byte of a word), appended
-// little-endian. HDF5 verifies it on every read, so a flipped byte in the file is an error.
-void append_fletcher32(std::vector<unsigned char>& chunk) {
-  std::uint32_t sum1 = 0, sum2 = 0;
-  const std::size_t words = chunk.size() / 2;
-  const unsigned char* p = chunk.data();
-  for (std::size_t done = 0; done < words;) {
-    const std::size_t block = std::min<std::size_t>(360, words - done);  // no overflow within a block
-    for (std::size_t w = 0; w < block; ++w, p += 2) {
-      sum1 += (std::uint32_t(p[0]) << 8) | p[1];
-      sum2 += sum1;
-    }
-    done += block;
-    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+// True when the dataset's chunks are in neurocohort's stored form (every neurocohort writer
+// makes them so; a file written by another tool may filter differently).
+bool holds_stored_form(hid_t ds, const Geometry& grid) {
+  const Handle dcpl(check(H5Dget_create_plist(ds), "get dataset properties"), H5Pclose);
+  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_nfilters(dcpl.get()) != 3) return false;
+  const H5Z_filter_t expected[3] = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE, H5Z_FILTER_FLETCHER32};
+  for (unsigned f = 0; f < 3; ++f) {
+    unsigned flags = 0, config = 0;
+    std::size_t values = 1;
+    unsigned level = 0;
+    if (H5Pget_filter2(dcpl.get(), f, &flags, &values, &level, 0, nullptr, &config) != expected[f]) return false;
   }
-  if (chunk.size() % 2) {
-    sum1 += std::uint32_t(*p) << 8;
-    sum2 += sum1;
-    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
-  }
-  sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-  sum2 = (sum2 & 0xffff) + (sum2 >> 16);
-  const std::uint32_t checksum = (sum2 << 16) | sum1;
-  for (int b = 0; b < 4; ++b) chunk.push_back(static_cast<unsigned char>(checksum >> (8 * b)));
+  hsize_t chunk[3] = {0, 0, 0};
+  if (H5Pget_chunk(dcpl.get(), 3, chunk) != 3) return false;
+  const auto want = label_chunk_dims(grid);
+  return chunk[0] == want[0] && chunk[1] == want[1] && chunk[2] == want[2];
 }
 
-// One chunk of a label map ([k][j][i] order) as the dataset's filters would leave it: copied
-// out with zeros past the volume's edges, byte-shuffled (low bytes first; a no-op for uint8),
-// then zlib-compressed and checksummed.
-std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool as_bytes, const hsize_t offset[3],
-                                          const std::vector<hsize_t>& chunk, const std::vector<hsize_t>& dims,
-                                          libdeflate_compressor* compressor) {
-  const std::int64_t nx = labels.geometry.size[0], ny = labels.geometry.size[1];
-  const std::size_t n = std::size_t(chunk[0] * chunk[1] * chunk[2]);
-  std::vector<unsigned char> raw(n * (as_bytes ? 1 : 2), 0);
-  for (hsize_t k = 0; k < std::min(chunk[0], dims[0] - offset[0]); ++k)
-    for (hsize_t j = 0; j < std::min(chunk[1], dims[1] - offset[1]); ++j) {
-      const std::uint16_t* src = labels.voxels.data() + std::int64_t(offset[2]) +
-                                 nx * (std::int64_t(offset[1] + j) + ny * std::int64_t(offset[0] + k));
-      const std::size_t row = std::size_t(chunk[2] * (j + chunk[1] * k));
-      for (hsize_t i = 0; i < std::min(chunk[2], dims[2] - offset[2]); ++i) {
-        raw[row + i] = static_cast<unsigned char>(src[i] & 0xff);
-        if (!as_bytes) raw[n + row + i] = static_cast<unsigned char>(src[i] >> 8);
-      }
-    }
-  std::vector<unsigned char> out(libdeflate_zlib_compress_bound(compressor, raw.size()) + 4);
-  out.resize(libdeflate_zlib_compress(compressor, raw.data(), raw.size(), out.data(), out.size()));
-  append_fletcher32(out);
-  return out;
+// The grid of a stored label map: its [k][j][i] dims and its geometry attributes.
+Geometry label_grid(hid_t ds, const std::string& where) {
+  const auto dims = shape(ds);
+  if (dims.size() != 3) throw StoreError(where + " is not 3-D");
+  if (double(dims[0]) * double(dims[1]) * double(dims[2]) > double(kMaxStoredLabelVoxels) ||
+      std::find(dims.begin(), dims.end(), hsize_t{0}) != dims.end())
+    throw StoreError(where + " claims " + std::to_string(dims[2]) + "×" + std::to_string(dims[1]) + "×" +
+                     std::to_string(dims[0]) + " voxels");
+  Geometry g;
+  g.size = {std::int64_t(dims[2]), std::int64_t(dims[1]), std::int64_t(dims[0])};
+  const auto spacing = read_double_array_attribute(ds, "spacing", 3);
+  const auto origin = read_double_array_attribute(ds, "origin", 3);
+  const auto direction = read_double_array_attribute(ds, "direction", 9);
+  std::copy(spacing.begin(), spacing.end(), g.spacing_mm.begin());
+  std::copy(origin.begin(), origin.end(), g.origin_mm.begin());
+  std::copy(direction.begin(), direction.end(), g.direction.begin());
+  return g;
 }
 
-// The label map's chunks, filtered in parallel and stored with H5Dwrite_chunk: HDF5's own filter
-// pipeline would compress them one after another on the writer's thread, which is the single
-// writer of a whole cohort. Readers see an ordinary shuffle + deflate dataset.
-void write_label_chunks(hid_t ds, const LabelVolume& labels, bool as_bytes, const std::vector<hsize_t>& dims,
-                        const std::vector<hsize_t>& chunk, const std::string& what) {
-  hsize_t grid[3];
-  for (int d = 0; d < 3; ++d) grid[d] = (dims[std::size_t(d)] + chunk[std::size_t(d)] - 1) / chunk[std::size_t(d)];
-  const auto offset_of = [&](std::size_t c, hsize_t offset[3]) {
-    offset[2] = (c % grid[2]) * chunk[2];
-    offset[1] = (c / grid[2] % grid[1]) * chunk[1];
-    offset[0] = (c / grid[2] / grid[1]) * chunk[0];
-  };
-  std::vector<std::vector<unsigned char>> filtered(std::size_t(grid[0] * grid[1] * grid[2]));
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, filtered.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    const std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
-        libdeflate_alloc_compressor(kLabelDeflateLevel));
-    for (std::size_t c = r.begin(); c != r.end(); ++c) {
-      hsize_t offset[3];
-      offset_of(c, offset);
-      filtered[c] = filtered_chunk(labels, as_bytes, offset, chunk, dims, compressor.get());
-    }
-  });
-  for (std::size_t c = 0; c < filtered.size(); ++c) {
-    hsize_t offset[3];
-    offset_of(c, offset);
-    check(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, filtered[c].size(), filtered[c].data()), what);
+// The stored chunks of a label map, copied raw; nullopt when a chunk is missing or filtered
+// otherwise (the caller then decodes through HDF5 and re-encodes).
+std::optional<StoredLabels> read_stored_chunks(hid_t ds, const Geometry& grid, bool one_byte) {
+  if (!holds_stored_form(ds, grid)) return std::nullopt;
+  StoredLabels stored;
+  stored.geometry = grid;
+  stored.one_byte = one_byte;
+  stored.chunks.resize(label_chunk_count(grid));
+  for (std::size_t c = 0; c < stored.chunks.size(); ++c) {
+    const auto offset = label_chunk_offset(grid, c);
+    const hsize_t at[3] = {offset[0], offset[1], offset[2]};
+    hsize_t size = 0;
+    if (H5Dget_chunk_storage_size(ds, at, &size) < 0 || size == 0) return std::nullopt;
+    stored.chunks[c].resize(size);
+    std::uint32_t mask = 0;
+    check(H5Dread_chunk(ds, H5P_DEFAULT, at, &mask, stored.chunks[c].data()), "read a label chunk");
+    if (mask != 0) return std::nullopt;
   }
+  return stored;
 }
 
 std::vector<Region> read_regions(hid_t file) {
@@ -374,24 +344,22 @@ void CohortStore::write(const ScanRecord& record) {
   if (H5Lexists(file, label_path.c_str(), H5P_DEFAULT) > 0)
     check(H5Ldelete(file, label_path.c_str(), H5P_DEFAULT), "replace " + label_path);
   if (record.labels) {
-    const LabelVolume& labels = *record.labels;
+    const StoredLabels& labels = *record.labels;
     const Geometry& g = labels.geometry;
     // Stored C-order as [k][j][i], the memory order of Volume, so h5py sees array[k, j, i].
-    const std::vector<hsize_t> dims = {hsize_t(g.size[2]), hsize_t(g.size[1]), hsize_t(g.size[0])};
-    std::vector<hsize_t> chunk(3);
-    for (int d = 0; d < 3; ++d) chunk[d] = std::min<hsize_t>(dims[d], 64);
+    const auto dims = label_dataset_dims(g), chunk = label_chunk_dims(g);
     const Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "create properties"), H5Pclose);
-    check(H5Pset_chunk(dcpl.get(), 3, chunk.data()), "set chunking");
+    const hsize_t chunk_dims[3] = {chunk[0], chunk[1], chunk[2]};
+    check(H5Pset_chunk(dcpl.get(), 3, chunk_dims), "set chunking");
     check(H5Pset_shuffle(dcpl.get()), "set shuffle");
     check(H5Pset_deflate(dcpl.get(), kLabelDeflateLevel), "set compression");
     check(H5Pset_fletcher32(dcpl.get()), "set checksums");
-    const bool fits_in_byte = largest_label(labels) < 256;
-    const Handle space = simple_space(dims, false);
-    const Handle ds(check(H5Dcreate2(file, label_path.c_str(), fits_in_byte ? H5T_STD_U8LE : H5T_STD_U16LE, space.get(),
-                                     H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+    const Handle space = simple_space({dims[0], dims[1], dims[2]}, false);
+    const Handle ds(check(H5Dcreate2(file, label_path.c_str(), labels.one_byte ? H5T_STD_U8LE : H5T_STD_U16LE,
+                                     space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                           "create " + label_path),
                     H5Dclose);
-    write_label_chunks(ds.get(), labels, fits_in_byte, dims, chunk, "write " + label_path);
+    write_stored_chunks(ds.get(), labels, "write " + label_path);
     write_double_array_attribute(ds.get(), "spacing", g.spacing_mm.data(), 3);
     write_double_array_attribute(ds.get(), "origin", g.origin_mm.data(), 3);
     write_double_array_attribute(ds.get(), "direction", g.direction.data(), 9);
@@ -459,22 +427,20 @@ std::optional<LabelVolume> CohortStore::read_labels(const std::string& scan_id) 
   const std::string path = "/labels/" + scan_id;
   if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
   const Handle ds = open_dataset(file, path);
-  const auto dims = shape(ds.get());
-  if (dims.size() != 3) throw StoreError(impl_->path.string() + ": " + path + " is not 3-D");
-  if (double(dims[0]) * double(dims[1]) * double(dims[2]) > double(kMaxStoredLabelVoxels))
-    throw StoreError(impl_->path.string() + ": " + path + " claims " + std::to_string(dims[2]) + "×" +
-                     std::to_string(dims[1]) + "×" + std::to_string(dims[0]) + " voxels, more than any scan");
-  Geometry g;
-  g.size = {std::int64_t(dims[2]), std::int64_t(dims[1]), std::int64_t(dims[0])};
-  const auto spacing = read_double_array_attribute(ds.get(), "spacing", 3);
-  const auto origin = read_double_array_attribute(ds.get(), "origin", 3);
-  const auto direction = read_double_array_attribute(ds.get(), "direction", 9);
-  std::copy(spacing.begin(), spacing.end(), g.spacing_mm.begin());
-  std::copy(origin.begin(), origin.end(), g.origin_mm.begin());
-  std::copy(direction.begin(), direction.end(), g.direction.begin());
-  LabelVolume labels(g);
+  LabelVolume labels(label_grid(ds.get(), impl_->path.string() + ": " + path));
   check(H5Dread(ds.get(), H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.voxels.data()), "read " + path);
   return labels;
+}
+
+std::optional<StoredLabels> CohortStore::read_stored_labels(const std::string& scan_id) const {
+  const hid_t file = impl_->file.get();
+  const std::string path = "/labels/" + scan_id;
+  if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
+  const Handle ds = open_dataset(file, path);
+  const Geometry grid = label_grid(ds.get(), impl_->path.string() + ": " + path);
+  const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
+  if (auto raw = read_stored_chunks(ds.get(), grid, H5Tget_size(type.get()) == 1)) return raw;
+  return to_stored_form(*read_labels(scan_id));  // another writer's filters: decode, re-encode
 }
 
 std::vector<TableColumn> CohortStore::read_scan_table() const {
@@ -527,7 +493,7 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   record.rank = int(read_row_values(file, "/scans/rank", row, 1)[0]);
   for (const auto& name : impl_->metric_names)
     record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());
-  record.labels = read_labels(impl_->scan_ids[row]);
+  record.labels = read_stored_labels(impl_->scan_ids[row]);
   return record;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/volume.hpp"
+#include "io/label_chunks.hpp"
 
 namespace nc::io {
 
@@ -46,7 +47,8 @@ struct ScanRecord {
   /// Per-region values by metric name (one value per region, region table order); a metric
   /// the store has but the record lacks stays NaN for this scan.
   std::map<std::string, std::vector<double>> metrics;
-  std::optional<LabelVolume> labels;  ///< stored under /labels/<scan_id>
+  /// The label map in its stored form (io/label_chunks.hpp), stored under /labels/<scan_id>.
+  std::optional<StoredLabels> labels;
 };
 
 /// Root attributes: tool version, git commit, model hash, configuration, times.
@@ -96,12 +98,15 @@ class CohortStore {
   std::vector<double> read_number_column(const std::string& name) const;
   /// A [scans × regions] metric, row-major.
   std::vector<double> read_metric(const std::string& name) const;
-  /// The stored label map of a scan, if one was written.
+  /// The stored label map of a scan, if one was written, decoded through HDF5's filters.
   std::optional<LabelVolume> read_labels(const std::string& scan_id) const;
+  /// The same map in its stored form: the chunks copied raw (H5Dread_chunk), or re-encoded
+  /// when another tool wrote them with other filters.
+  std::optional<StoredLabels> read_stored_labels(const std::string& scan_id) const;
 
   /// The manifest's columns of /scans (every column but the record's), typed as stored.
   std::vector<TableColumn> read_scan_table() const;
-  /// The record of one row as written (label map included): the inverse of write().
+  /// The record of one row as written (label map included, in stored form): the inverse of write().
   ScanRecord read_record(std::size_t row) const;
 
  private:

@@ -105,6 +105,9 @@ void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSett
     work.metrics = work.truth ? measure_against_truth(work.labels, *work.truth, regions, settings.backend)
                               : measure_volumes(work.labels, regions, settings.backend);
     if (settings.export_nifti) io::write_nifti(work.labels, *settings.export_nifti / (work.scan.scan_id + "_labels.nii.gz"));
+    // The store's form is made here, on the worker's cores, so the single writer only copies bytes.
+    work.stored_labels = io::to_stored_form(work.labels);
+    work.labels = {};
   });
 }
 
@@ -130,7 +133,7 @@ io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank) {
     record.metrics["hd95_mm"] = m.hd95_mm;
     record.metrics["volume_similarity"] = m.volume_similarity;
   }
-  record.labels = std::move(work.labels);
+  record.labels = std::move(work.stored_labels);
   return record;
 }
 

@@ -44,7 +44,7 @@ TEST(CohortStore, LargeLabelMapsReadBackAcrossChunks) {
     g.size = {130, 70, 65};
     LabelVolume labels(g);
     for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = std::uint16_t((n * 7919) % (top + 1));
-    record.labels = labels;
+    record.labels = to_stored_form(labels);
     const auto path = dir / ("r" + std::to_string(top) + ".h5");
     make_store(path, 2).write(record);
     const auto back = CohortStore::open(path, CohortStore::Mode::ReadOnly).read_labels("sub-101");
@@ -71,8 +71,8 @@ TEST(CohortStore, RecordsReadBackAfterReopen) {
   EXPECT_TRUE(std::isnan(store.read_metric("dice")[1 * 3 + 1]));
   const auto labels = store.read_labels("sub-101");
   ASSERT_TRUE(labels.has_value());
-  EXPECT_EQ(labels->voxels, test::test_record(1).labels->voxels);
-  EXPECT_EQ(labels->geometry, test::test_record(1).labels->geometry);
+  EXPECT_EQ(labels->voxels, test::test_label_map(1).voxels);
+  EXPECT_EQ(labels->geometry, test::test_label_map(1).geometry);
   EXPECT_FALSE(store.read_labels("sub-100").has_value());
   EXPECT_EQ(store.regions()[2].name, "brainstem");
   EXPECT_EQ(store.attribute("configuration"), "{\"threads\": 2}");
@@ -142,9 +142,8 @@ TEST(CohortStore, DebianH5pyReadsEveryDataset) {
   EXPECT_EQ(labels["shape"], (std::vector<int>{3, 4, 5}));  // [k][j][i]
   EXPECT_EQ(labels["dtype"], "uint8");
   EXPECT_EQ(labels["compression"], "gzip");
-  const ScanRecord record = test::test_record(0);
   long expected_sum = 0;
-  for (auto v : record.labels->voxels) expected_sum += v;
+  for (auto v : test::test_label_map(0).voxels) expected_sum += v;
   EXPECT_EQ(labels["sum"], expected_sum);
   EXPECT_EQ(labels["spacing"], (std::vector<double>{1.0, 1.0, 1.5}));
   EXPECT_EQ(json["attrs"]["end_time"], "2026-11-23T10:00:00Z");
@@ -174,7 +173,7 @@ TEST(CohortStore, SurvivesSigkillBetweenRecords) {
     EXPECT_EQ(statuses[row], expected.ok ? "ok" : "failed") << row;
     EXPECT_DOUBLE_EQ(icv[row], expected.icv_ml);
     EXPECT_DOUBLE_EQ(volumes[row * 3 + 1], expected.metrics.at("volume_ml")[1]);
-    EXPECT_EQ(store.read_labels(store.scan_ids()[row])->voxels, expected.labels->voxels);
+    EXPECT_EQ(store.read_labels(store.scan_ids()[row])->voxels, test::test_label_map(row).voxels);
   }
   for (std::size_t row = kRecords; row < statuses.size(); ++row) EXPECT_EQ(statuses[row], "pending");
   store.write(test::test_record(kRecords));  // and the resumed writer carries on

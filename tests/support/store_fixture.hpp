@@ -29,6 +29,17 @@ inline std::vector<io::TableColumn> test_scan_table(std::size_t n) {
   return {{"scan_id", ids}, {"sex", sex}, {"age", age}};
 }
 
+/// The label map of row `row`'s record: 5×4×3 voxels whose values depend on the row.
+inline LabelVolume test_label_map(std::size_t row) {
+  Geometry g;
+  g.size = {5, 4, 3};
+  g.spacing_mm = {1.0, 1.0, 1.5};
+  g.origin_mm = {double(row), -2.0, 3.0};
+  LabelVolume labels(g);
+  for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = std::uint16_t((n + row) % 10);
+  return labels;
+}
+
 /// The record written for row `row`: values derived from the row so that any mix-up shows.
 inline io::ScanRecord test_record(std::size_t row, bool with_labels = true) {
   io::ScanRecord r;
@@ -41,15 +52,7 @@ inline io::ScanRecord test_record(std::size_t row, bool with_labels = true) {
   r.rank = int(row % 4);
   r.metrics["volume_ml"] = {10.0 + double(row), 20.0 + double(row), 30.0 + double(row)};
   r.metrics["dice"] = {0.9, std::nan(""), 0.8};
-  if (with_labels) {
-    Geometry g;
-    g.size = {5, 4, 3};
-    g.spacing_mm = {1.0, 1.0, 1.5};
-    g.origin_mm = {double(row), -2.0, 3.0};
-    LabelVolume labels(g);
-    for (std::size_t n = 0; n < labels.voxels.size(); ++n) labels.voxels[n] = std::uint16_t((n + row) % 10);
-    r.labels = labels;
-  }
+  if (with_labels) r.labels = io::to_stored_form(test_label_map(row));
   return r;
 }
 
