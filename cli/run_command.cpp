@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -261,8 +263,17 @@ void require_writable_folder(const fs::path& folder, const char* option) {
     throw UsageError(fmt::format("{} {}: the folder cannot be created or written", option, folder.string()));
 }
 
+/// Fault injection for the tests of failure handling: NEUROCOHORT_FAULT=setup@R makes rank R
+/// fail during setup with an exception that is not an nc::Error.
+void inject_setup_fault(int rank) {
+  const char* fault = std::getenv("NEUROCOHORT_FAULT");
+  if (fault && std::string(fault) == "setup@" + std::to_string(rank))
+    throw std::runtime_error("injected fault (NEUROCOHORT_FAULT=" + std::string(fault) + ")");
+}
+
 /// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
 Prepared prepare(const RunCliOptions& options, int rank, int local_rank) {
+  inject_setup_fault(rank);
   if (options.export_nifti) require_writable_folder(*options.export_nifti, "--export-nifti");
   if (options.timings) require_writable_folder(fs::absolute(*options.timings).parent_path(), "--timings");
   require_writable_folder(fs::absolute(options.out).parent_path(), "--out");

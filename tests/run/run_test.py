@@ -6,7 +6,7 @@ scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
            mpi_equals_single, mpi_balances_uneven_costs, mpi_rank_killed_then_resume,
            bf16_matches_fp32 (the shipped model, not the fixture's), and the hardening cases
            hostile_inputs, resume_refuses_other_model_or_manifest, crashed_scan_is_not_retried,
-           overwrite_while_running, unwritable_outputs_fail_first
+           overwrite_while_running, unwritable_outputs_fail_first, mpi_rank_fails_in_setup
 The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
 import json
@@ -393,6 +393,22 @@ def unwritable_outputs_fail_first():
         assert time.time() - start < 30 and not os.path.exists(os.path.join(folder, "r.h5"))
 
 
+def mpi_rank_fails_in_setup():
+    """Any exception on any rank ends the whole job at once, naming the rank: here one that is
+    not an nc::Error, injected on rank 2 during setup, under a real mpirun -np 3."""
+    folder = os.path.join(WORK, "mpi_setup_fault")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 3)
+    start = time.time()
+    r = subprocess.run([*MPIRUN, BINARY, "run", manifest, "--out", os.path.join(folder, "r.h5"), "--model", MODEL],
+                       capture_output=True, text=True, env={**os.environ, "NEUROCOHORT_FAULT": "setup@2"}, timeout=120)
+    seconds = time.time() - start
+    assert r.returncode != 0, (r.returncode, r.stdout, r.stderr)
+    assert "injected fault" in r.stderr and "(rank 2)" in r.stderr, r.stderr
+    assert seconds < 30, f"the job took {seconds:.1f} s to end"
+    print(f"the job ended {seconds:.1f} s after it started")
+
+
 SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "default",
                              "resunet333.pt")
 
@@ -431,5 +447,6 @@ if __name__ == "__main__":
      "mpi_rank_killed_then_resume": mpi_rank_killed_then_resume, "bf16_matches_fp32": bf16_matches_fp32,
      "hostile_inputs": hostile_inputs, "resume_refuses_other_model_or_manifest": resume_refuses_other_model_or_manifest,
      "crashed_scan_is_not_retried": crashed_scan_is_not_retried, "overwrite_while_running": overwrite_while_running,
-     "unwritable_outputs_fail_first": unwritable_outputs_fail_first}[SCENARIO]()
+     "unwritable_outputs_fail_first": unwritable_outputs_fail_first,
+     "mpi_rank_fails_in_setup": mpi_rank_fails_in_setup}[SCENARIO]()
     print(SCENARIO, "passed")
