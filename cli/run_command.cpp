@@ -358,7 +358,7 @@ int coordinate(const RunCliOptions& options, Prepared& p, const cluster::MpiSess
     write_timings(*options.timings, totals, progress.done(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count(), write_seconds);
   if (progress.done() > 0)
-    spdlog::info("run: writer {:.2f} s per record ({} records)", write_seconds / double(progress.done()),
+    spdlog::info("run: writer {:.4f} s per record ({} records)", write_seconds / double(progress.done()),
                  progress.done());
 
   const auto statuses = store->statuses();

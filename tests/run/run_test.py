@@ -6,7 +6,8 @@ scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
            mpi_equals_single, mpi_balances_uneven_costs, mpi_rank_killed_then_resume,
            bf16_matches_fp32 (the shipped model, not the fixture's), and the hardening cases
            hostile_inputs, resume_refuses_other_model_or_manifest, crashed_scan_is_not_retried,
-           overwrite_while_running, unwritable_outputs_fail_first, mpi_rank_fails_in_setup
+           overwrite_while_running, unwritable_outputs_fail_first, mpi_rank_fails_in_setup,
+           mpi_coordinator_killed_then_resume
 The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
 import json
@@ -250,6 +251,12 @@ def mpi_rank_killed_then_resume():
     kill_then_resume("mpi_kill", launcher=MPIRUN, rank=1, resume_flags=("--threads", "1"))
 
 
+def mpi_coordinator_killed_then_resume():
+    """SIGKILL of rank 0, the writer, mid-run: every row that reads ok is complete, and the
+    resumed file equals a clean run's."""
+    kill_then_resume("mpi_kill0", launcher=MPIRUN, rank=0, resume_flags=("--threads", "1"))
+
+
 def hostile_inputs():
     """Files that once crashed the process inside ITK, read outside the cohort or were stored as
     `ok` although corrupt: each scan fails with its reason, the good scan is measured, and
@@ -448,5 +455,6 @@ if __name__ == "__main__":
      "hostile_inputs": hostile_inputs, "resume_refuses_other_model_or_manifest": resume_refuses_other_model_or_manifest,
      "crashed_scan_is_not_retried": crashed_scan_is_not_retried, "overwrite_while_running": overwrite_while_running,
      "unwritable_outputs_fail_first": unwritable_outputs_fail_first,
-     "mpi_rank_fails_in_setup": mpi_rank_fails_in_setup}[SCENARIO]()
+     "mpi_rank_fails_in_setup": mpi_rank_fails_in_setup,
+     "mpi_coordinator_killed_then_resume": mpi_coordinator_killed_then_resume}[SCENARIO]()
     print(SCENARIO, "passed")
