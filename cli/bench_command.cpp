@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <optional>
 #include <iostream>
 #include <numeric>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cluster/mpi_transport.hpp"
@@ -156,9 +156,9 @@ int bench_ingest(const IngestBenchOptions& o) {
       "\"writer_seconds_per_record\": {:.5f}, \"wire_mb_per_record\": {{\"ct\": {:.3f}, \"mr\": {:.3f}}}, "
       "\"raw_label_mb\": {{\"ct\": {:.1f}, \"mr\": {:.1f}}}, \"worker_encode_seconds\": {{\"ct\": {:.3f}, "
       "\"mr\": {:.3f}}}}}\n",
-      mpi->size() - 1, written, seconds, double(written) / seconds, write_seconds / double(std::max<std::size_t>(written, 1)),
-      wire_mb(replay.ct), wire_mb(replay.mr), replay.ct_raw_mb, replay.mr_raw_mb, replay.ct_encode_seconds,
-      replay.mr_encode_seconds);
+      mpi->size() - 1, written, seconds, double(written) / seconds,
+      write_seconds / double(std::max<std::size_t>(written, 1)), wire_mb(replay.ct), wire_mb(replay.mr),
+      replay.ct_raw_mb, replay.mr_raw_mb, replay.ct_encode_seconds, replay.mr_encode_seconds);
   return written == o.records ? kExitOk : kExitScansFailed;
 #else
   (void)o;
@@ -179,8 +179,9 @@ void add_bench_command(CLI::App& app, Action& action) {
 
   auto ingest_options = std::make_shared<IngestBenchOptions>();
   auto* ingest = bench->add_subcommand(
-      "ingest", "Records per second rank 0 takes from workers replaying real label maps into a real results file "
-                "(run under mpirun)");
+      "ingest",
+      "Records per second rank 0 takes from workers replaying real label maps into a real results file "
+      "(run under mpirun)");
   ingest->add_option("--out", ingest_options->out, "Results file to write (must not exist)")->required();
   ingest->add_option("--ct-labels", ingest_options->ct_labels, "A native-grid CT label map (NIfTI)")
       ->required()

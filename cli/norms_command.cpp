@@ -235,7 +235,8 @@ void add_norms_command(CLI::App& app, Action& action) {
       ->required()
       ->check(CLI::ExistingFile);
   s->add_option("--out", score->out, "SCORES.tsv to write")->required();
-  s->add_option("--threshold", score->threshold, "Flag |z| above this")->check(kFinite)
+  s->add_option("--threshold", score->threshold, "Flag |z| above this")
+      ->check(kFinite)
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   add_exclude(s, score->exclude);

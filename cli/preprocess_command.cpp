@@ -120,10 +120,12 @@ void add_preprocess_command(CLI::App& app, Action& action) {
       "preprocess", "Resample, skull strip and equalize every scan of a manifest; write the results as NIfTI");
   cmd->add_option("manifest", options->manifest, "Cohort manifest (TSV)")->required();
   cmd->add_option("--out", options->out, "Output folder: images/, masks/, labels/ and preprocessed.tsv")->required();
-  cmd->add_option("--spacing", options->params.spacing_mm, "Isotropic output spacing in mm")->check(kFinite)
+  cmd->add_option("--spacing", options->params.spacing_mm, "Isotropic output spacing in mm")
+      ->check(kFinite)
       ->check(CLI::Range(0.25, 8.0))
       ->capture_default_str();
-  cmd->add_option("--margin", options->params.margin_mm, "Margin kept around the brain when cropping, mm")->check(kFinite)
+  cmd->add_option("--margin", options->params.margin_mm, "Margin kept around the brain when cropping, mm")
+      ->check(kFinite)
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   cmd->add_flag("--no-equalize", options->no_equalize, "Skip adaptive histogram equalization");

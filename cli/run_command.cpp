@@ -4,16 +4,16 @@
 #include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 #include <unistd.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
 
 #include "cli/commands.hpp"
@@ -115,13 +115,15 @@ void check_same_manifest_rows(const io::CohortStore& store, const jobs::Manifest
   if (names(stored) != names(now))
     throw UsageError(path.string() + " was made from a manifest with other columns; cannot --resume it");
   for (const auto& column : now) {
-    const auto& before = *std::find_if(stored.begin(), stored.end(), [&](const auto& c) { return c.name == column.name; });
+    const auto& before =
+        *std::find_if(stored.begin(), stored.end(), [&](const auto& c) { return c.name == column.name; });
     for (std::size_t r = 0; r < column.size(); ++r) {
       const std::string a = cell_text(before, r), b = cell_text(column, r);
       if (a != b)
-        throw UsageError(fmt::format("{}: scan {} has {} '{}' in the results file but '{}' in the manifest; resume "
-                                     "with the manifest the run began with (or start a new results file)",
-                                     path.string(), manifest.scans[r].scan_id, column.name, a, b));
+        throw UsageError(
+            fmt::format("{}: scan {} has {} '{}' in the results file but '{}' in the manifest; resume "
+                        "with the manifest the run began with (or start a new results file)",
+                        path.string(), manifest.scans[r].scan_id, column.name, a, b));
     }
   }
 }
@@ -163,9 +165,10 @@ io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::M
     if (!options.overwrite)
       throw UsageError(options.out.string() + " exists: add --resume to continue it, or --overwrite to start again");
     if (const auto pid = io::CohortStore::writer_of(options.out))
-      throw UsageError(fmt::format("{} is being written by process {}: --overwrite would pull it from under that run; "
-                                   "stop it first, or choose another --out",
-                                   options.out.string(), *pid));
+      throw UsageError(
+          fmt::format("{} is being written by process {}: --overwrite would pull it from under that run; "
+                      "stop it first, or choose another --out",
+                      options.out.string(), *pid));
     fs::remove(options.out);
   }
   jobs::remove_crash_journals(options.out);  // a journal of an earlier file of this name
@@ -439,7 +442,8 @@ void add_run_command(CLI::App& app, Action& action) {
                 "With --resume: try again the scans that crashed the process in an earlier run");
   add_max_voxels_option(*cmd, options->max_voxels);
   cmd->add_option("--read-timeout", options->read_timeout_seconds,
-                  "Seconds a scan's files may take to read before the scan fails (0: no limit)")->check(kFinite)
+                  "Seconds a scan's files may take to read before the scan fails (0: no limit)")
+      ->check(kFinite)
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--largest-first", options->largest_first, "Hand out the largest image files first");
@@ -450,7 +454,9 @@ void add_run_command(CLI::App& app, Action& action) {
                   "Write throughput as JSON: wall time, scans per minute, seconds per scan by stage");
   cmd->add_option("--progress-every", options->progress_every, "Without a terminal: log progress every N scans")
       ->capture_default_str();
-  cmd->add_option("--progress-seconds", options->progress_seconds, "... or every S seconds")->check(kFinite)->capture_default_str();
+  cmd->add_option("--progress-seconds", options->progress_seconds, "... or every S seconds")
+      ->check(kFinite)
+      ->capture_default_str();
   cmd->callback([options, &action] { action = [options] { return run_cohort(*options); }; });
 }
 

@@ -43,7 +43,8 @@ class WorkQueue {
   /// True when `row` was handed out by this queue (a record for any other row is not trusted).
   bool was_handed_out(std::size_t row) const {
     const std::lock_guard lock(mutex_);
-    return std::find(rows_.begin(), rows_.begin() + std::ptrdiff_t(next_), row) != rows_.begin() + std::ptrdiff_t(next_);
+    return std::find(rows_.begin(), rows_.begin() + std::ptrdiff_t(next_), row) !=
+           rows_.begin() + std::ptrdiff_t(next_);
   }
 
   void complete(io::ScanRecord record) {

@@ -24,20 +24,35 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
     return work.release();
   };
   const auto parallel = tbb::filter_mode::parallel;
-  tbb::parallel_pipeline(
-      std::size_t(std::max(options.in_flight, 1)),
-      tbb::make_filter<void, Work>(tbb::filter_mode::serial_in_order, take) &
-          tbb::make_filter<Work, Work>(parallel, [&](Work w) { pipeline::read_stage(*w, settings); return w; }) &
-          tbb::make_filter<Work, Work>(parallel, [&](Work w) { pipeline::preprocess_stage(*w, settings); return w; }) &
-          tbb::make_filter<Work, Work>(tbb::filter_mode::serial_out_of_order,
-                                       [&](Work w) { pipeline::infer_stage(*w, model, settings); return w; }) &
-          tbb::make_filter<Work, Work>(parallel, [&](Work w) { pipeline::measure_stage(*w, model, settings); return w; }) &
-          tbb::make_filter<Work, void>(tbb::filter_mode::serial_out_of_order, [&](Work w) {
-            const std::unique_ptr<ScanWork> owned(w);
-            for (std::size_t s = 0; s < totals.seconds.size(); ++s) totals.seconds[s] += w->seconds[s];
-            ++totals.scans;
-            transport.deliver(pipeline::make_record(*w, options.host, options.rank));
-          }));
+  tbb::parallel_pipeline(std::size_t(std::max(options.in_flight, 1)),
+                         tbb::make_filter<void, Work>(tbb::filter_mode::serial_in_order, take) &
+                             tbb::make_filter<Work, Work>(parallel,
+                                                          [&](Work w) {
+                                                            pipeline::read_stage(*w, settings);
+                                                            return w;
+                                                          }) &
+                             tbb::make_filter<Work, Work>(parallel,
+                                                          [&](Work w) {
+                                                            pipeline::preprocess_stage(*w, settings);
+                                                            return w;
+                                                          }) &
+                             tbb::make_filter<Work, Work>(tbb::filter_mode::serial_out_of_order,
+                                                          [&](Work w) {
+                                                            pipeline::infer_stage(*w, model, settings);
+                                                            return w;
+                                                          }) &
+                             tbb::make_filter<Work, Work>(parallel,
+                                                          [&](Work w) {
+                                                            pipeline::measure_stage(*w, model, settings);
+                                                            return w;
+                                                          }) &
+                             tbb::make_filter<Work, void>(tbb::filter_mode::serial_out_of_order, [&](Work w) {
+                               const std::unique_ptr<ScanWork> owned(w);
+                               for (std::size_t s = 0; s < totals.seconds.size(); ++s)
+                                 totals.seconds[s] += w->seconds[s];
+                               ++totals.scans;
+                               transport.deliver(pipeline::make_record(*w, options.host, options.rank));
+                             }));
   return totals;
 }
 

@@ -258,7 +258,8 @@ std::vector<double> read_number_dataset(hid_t dataset, const std::string& what) 
 std::vector<double> read_number_array(hid_t dataset, const std::string& what) {
   double points = 1;
   for (hsize_t d : shape(dataset)) points *= double(d);
-  if (points > double(kMaxElements)) throw StoreError("dataset " + what + " claims " + std::to_string(points) + " values");
+  if (points > double(kMaxElements))
+    throw StoreError("dataset " + what + " claims " + std::to_string(points) + " values");
   std::vector<double> values(static_cast<std::size_t>(points));
   if (!values.empty())
     check(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + what);

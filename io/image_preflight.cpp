@@ -106,8 +106,8 @@ void require_complete_stream(const fs::path& image, std::ifstream& in, double ex
 struct DataSpec {
   std::vector<fs::path> files;  // empty: the data follows the header in the same file
   bool compressed = false;
-  double bytes = 0;     // 0: unknown, not checked
-  double skip = 0;      // bytes before the data in its file; < 0: the data ends the file
+  double bytes = 0;  // 0: unknown, not checked
+  double skip = 0;   // bytes before the data in its file; < 0: the data ends the file
   bool checkable = true;
 };
 
@@ -123,7 +123,8 @@ void check_data(const fs::path& image, const DataSpec& spec, std::size_t header_
     if (size - start < spec.bytes) {
       std::ostringstream why;
       why << "truncated voxel data: the header implies " << std::int64_t(spec.bytes) << " bytes, "
-          << (spec.files.empty() ? "the file" : file.string()) << " holds " << std::int64_t(std::max(size - start, 0.0));
+          << (spec.files.empty() ? "the file" : file.string()) << " holds "
+          << std::int64_t(std::max(size - start, 0.0));
       throw ImageError(image.string(), why.str());
     }
     return;
@@ -167,10 +168,10 @@ fs::path beside(const fs::path& header, const std::string& name) {
 }
 
 double metaimage_element_bytes(const std::string& type) {
-  static const std::map<std::string, double> sizes = {
-      {"met_char", 1}, {"met_uchar", 1}, {"met_short", 2}, {"met_ushort", 2}, {"met_int", 4}, {"met_uint", 4},
-      {"met_long", 4}, {"met_ulong", 4}, {"met_long_long", 8}, {"met_ulong_long", 8}, {"met_float", 4},
-      {"met_double", 8}};
+  static const std::map<std::string, double> sizes = {{"met_char", 1},       {"met_uchar", 1}, {"met_short", 2},
+                                                      {"met_ushort", 2},     {"met_int", 4},   {"met_uint", 4},
+                                                      {"met_long", 4},       {"met_ulong", 4}, {"met_long_long", 8},
+                                                      {"met_ulong_long", 8}, {"met_float", 4}, {"met_double", 8}};
   const auto it = sizes.find(lower(type));
   return it == sizes.end() ? 0 : it->second;
 }
@@ -178,8 +179,8 @@ double metaimage_element_bytes(const std::string& type) {
 void preflight_metaimage(const fs::path& image, const PreflightRules& rules) {
   const auto key_of = [](const std::string& line) { return lower(trim(line.substr(0, line.find('=')))); };
   std::size_t header_bytes = 0;
-  const auto lines =
-      header_lines(image, [&](const std::string& line) { return key_of(line) == "elementdatafile"; }, header_bytes);
+  const auto lines = header_lines(
+      image, [&](const std::string& line) { return key_of(line) == "elementdatafile"; }, header_bytes);
   std::map<std::string, std::string> fields;
   std::size_t data_line = lines.size();
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -215,14 +216,42 @@ void preflight_metaimage(const fs::path& image, const PreflightRules& rules) {
 }
 
 double nrrd_element_bytes(const std::string& type) {
-  static const std::map<std::string, double> sizes = {
-      {"signed char", 1}, {"int8", 1}, {"int8_t", 1}, {"uchar", 1}, {"unsigned char", 1}, {"uint8", 1},
-      {"uint8_t", 1}, {"short", 2}, {"short int", 2}, {"signed short", 2}, {"signed short int", 2}, {"int16", 2},
-      {"int16_t", 2}, {"ushort", 2}, {"unsigned short", 2}, {"unsigned short int", 2}, {"uint16", 2},
-      {"uint16_t", 2}, {"int", 4}, {"signed int", 4}, {"int32", 4}, {"int32_t", 4}, {"uint", 4},
-      {"unsigned int", 4}, {"uint32", 4}, {"uint32_t", 4}, {"longlong", 8}, {"long long", 8}, {"int64", 8},
-      {"int64_t", 8}, {"ulonglong", 8}, {"unsigned long long", 8}, {"uint64", 8}, {"uint64_t", 8},
-      {"float", 4}, {"double", 8}};
+  static const std::map<std::string, double> sizes = {{"signed char", 1},
+                                                      {"int8", 1},
+                                                      {"int8_t", 1},
+                                                      {"uchar", 1},
+                                                      {"unsigned char", 1},
+                                                      {"uint8", 1},
+                                                      {"uint8_t", 1},
+                                                      {"short", 2},
+                                                      {"short int", 2},
+                                                      {"signed short", 2},
+                                                      {"signed short int", 2},
+                                                      {"int16", 2},
+                                                      {"int16_t", 2},
+                                                      {"ushort", 2},
+                                                      {"unsigned short", 2},
+                                                      {"unsigned short int", 2},
+                                                      {"uint16", 2},
+                                                      {"uint16_t", 2},
+                                                      {"int", 4},
+                                                      {"signed int", 4},
+                                                      {"int32", 4},
+                                                      {"int32_t", 4},
+                                                      {"uint", 4},
+                                                      {"unsigned int", 4},
+                                                      {"uint32", 4},
+                                                      {"uint32_t", 4},
+                                                      {"longlong", 8},
+                                                      {"long long", 8},
+                                                      {"int64", 8},
+                                                      {"int64_t", 8},
+                                                      {"ulonglong", 8},
+                                                      {"unsigned long long", 8},
+                                                      {"uint64", 8},
+                                                      {"uint64_t", 8},
+                                                      {"float", 4},
+                                                      {"double", 8}};
   const auto it = sizes.find(lower(type));
   return it == sizes.end() ? 0 : it->second;
 }
@@ -315,8 +344,9 @@ void preflight_image_files(const fs::path& path, const PreflightRules& rules) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     if (rules.confine_to && !resolves_within(path, *rules.confine_to))
-      throw ImageError(path.string(), "lies outside the manifest's folder (symlinks followed; use "
-                                      "--allow-external-paths to accept it)");
+      throw ImageError(path.string(),
+                       "lies outside the manifest's folder (symlinks followed; use "
+                       "--allow-external-paths to accept it)");
     return preflight_dicom_folder(path, rules);
   }
   require_regular_file(path, path, rules, "image");

@@ -32,7 +32,8 @@ std::uint16_t largest_label(const LabelVolume& labels) {
 
 std::array<std::uint64_t, 3> chunk_grid(const Geometry& grid) {
   const auto dims = label_dataset_dims(grid), chunk = label_chunk_dims(grid);
-  return {(dims[0] + chunk[0] - 1) / chunk[0], (dims[1] + chunk[1] - 1) / chunk[1], (dims[2] + chunk[2] - 1) / chunk[2]};
+  return {(dims[0] + chunk[0] - 1) / chunk[0], (dims[1] + chunk[1] - 1) / chunk[1],
+          (dims[2] + chunk[2] - 1) / chunk[2]};
 }
 
 // Visits the voxels of chunk `offset` that lie inside the map (edge chunks are partial; the
@@ -129,12 +130,13 @@ StoredLabels to_stored_form(const LabelVolume& labels) {
   stored.geometry = labels.geometry;
   stored.one_byte = largest_label(labels) < 256;
   stored.chunks.resize(label_chunk_count(labels.geometry));
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, stored.chunks.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    const std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
-        libdeflate_alloc_compressor(kLabelDeflateLevel));
-    for (std::size_t c = r.begin(); c != r.end(); ++c)
-      stored.chunks[c] = filtered_chunk(labels, stored.one_byte, c, compressor.get());
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, stored.chunks.size()),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      const std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
+                          libdeflate_alloc_compressor(kLabelDeflateLevel));
+                      for (std::size_t c = r.begin(); c != r.end(); ++c)
+                        stored.chunks[c] = filtered_chunk(labels, stored.one_byte, c, compressor.get());
+                    });
   return stored;
 }
 
@@ -145,28 +147,28 @@ LabelVolume from_stored_form(const StoredLabels& stored) {
   LabelVolume labels(stored.geometry);
   const std::uint64_t n = chunk_voxels(stored.geometry);
   const std::size_t bytes = std::size_t(n) * (stored.one_byte ? 1 : 2);
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, stored.chunks.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    const std::unique_ptr<libdeflate_decompressor, DecompressorFree> inflater(libdeflate_alloc_decompressor());
-    std::vector<unsigned char> raw(bytes);
-    for (std::size_t c = r.begin(); c != r.end(); ++c) {
-      const auto& chunk = stored.chunks[c];
-      if (chunk.size() < 4) throw Error("stored label map: chunk " + std::to_string(c) + " is truncated");
-      std::uint32_t stored_sum = 0;
-      for (int b = 0; b < 4; ++b) stored_sum |= std::uint32_t(chunk[chunk.size() - 4 + std::size_t(b)]) << (8 * b);
-      if (fletcher32(chunk.data(), chunk.size() - 4) != stored_sum)
-        throw Error("stored label map: chunk " + std::to_string(c) + " fails its checksum");
-      std::size_t produced = 0;
-      if (libdeflate_zlib_decompress(inflater.get(), chunk.data(), chunk.size() - 4, raw.data(), raw.size(),
-                                     &produced) != LIBDEFLATE_SUCCESS ||
-          produced != raw.size())
-        throw Error("stored label map: chunk " + std::to_string(c) + " does not inflate to its size");
-      for_each_voxel_of_chunk(stored.geometry, label_chunk_offset(stored.geometry, c),
-                              [&](std::uint64_t voxel, std::uint64_t at) {
-                                labels.voxels[voxel] =
-                                    stored.one_byte ? raw[at] : std::uint16_t(raw[at] | (raw[n + at] << 8));
-                              });
-    }
-  });
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, stored.chunks.size()), [&](const tbb::blocked_range<std::size_t>& r) {
+        const std::unique_ptr<libdeflate_decompressor, DecompressorFree> inflater(libdeflate_alloc_decompressor());
+        std::vector<unsigned char> raw(bytes);
+        for (std::size_t c = r.begin(); c != r.end(); ++c) {
+          const auto& chunk = stored.chunks[c];
+          if (chunk.size() < 4) throw Error("stored label map: chunk " + std::to_string(c) + " is truncated");
+          std::uint32_t stored_sum = 0;
+          for (int b = 0; b < 4; ++b) stored_sum |= std::uint32_t(chunk[chunk.size() - 4 + std::size_t(b)]) << (8 * b);
+          if (fletcher32(chunk.data(), chunk.size() - 4) != stored_sum)
+            throw Error("stored label map: chunk " + std::to_string(c) + " fails its checksum");
+          std::size_t produced = 0;
+          if (libdeflate_zlib_decompress(inflater.get(), chunk.data(), chunk.size() - 4, raw.data(), raw.size(),
+                                         &produced) != LIBDEFLATE_SUCCESS ||
+              produced != raw.size())
+            throw Error("stored label map: chunk " + std::to_string(c) + " does not inflate to its size");
+          for_each_voxel_of_chunk(
+              stored.geometry, label_chunk_offset(stored.geometry, c), [&](std::uint64_t voxel, std::uint64_t at) {
+                labels.voxels[voxel] = stored.one_byte ? raw[at] : std::uint16_t(raw[at] | (raw[n + at] << 8));
+              });
+        }
+      });
   return labels;
 }
 

@@ -117,7 +117,8 @@ void read_voxels_streaming(const fs::path& path, const nifti_image& header, floa
   int zerr = Z_OK;
   const char* message = gzerror(file.get(), &zerr);
   if (extra < 0 || (zerr != Z_OK && zerr != Z_STREAM_END))
-    throw ImageError(path.string(), std::string("corrupt compressed data (") + (message ? message : "zlib error") + ")");
+    throw ImageError(path.string(),
+                     std::string("corrupt compressed data (") + (message ? message : "zlib error") + ")");
   if (extra > 0)
     throw ImageError(path.string(), "holds more data than its header implies (a wrong vox_offset or dim?)");
 }
@@ -163,7 +164,8 @@ void require_plausible_size(const fs::path& path, const nifti_image& header) {
   const bool gzip = in.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
   char why[256];
   if (!gzip && size != offset + data) {
-    std::snprintf(why, sizeof why, "%s: the header implies %.0f bytes (vox_offset %.0f + %.0f of voxels), the file holds %.0f",
+    std::snprintf(why, sizeof why,
+                  "%s: the header implies %.0f bytes (vox_offset %.0f + %.0f of voxels), the file holds %.0f",
                   size < offset + data ? "truncated or corrupt voxel data" : "holds more data than its header implies",
                   offset + data, offset, data, size);
     throw ImageError(path.string(), why);
@@ -171,7 +173,8 @@ void require_plausible_size(const fs::path& path, const nifti_image& header) {
   // Deflate cannot expand beyond 1032:1.
   constexpr double kMaxDeflateRatio = 1032;
   if (gzip && (offset + data) > size * kMaxDeflateRatio + 1024) {
-    std::snprintf(why, sizeof why, "truncated voxel data: the header implies %.0f bytes, more than %.0f compressed bytes can hold",
+    std::snprintf(why, sizeof why,
+                  "truncated voxel data: the header implies %.0f bytes, more than %.0f compressed bytes can hold",
                   offset + data, size);
     throw ImageError(path.string(), why);
   }
@@ -228,8 +231,8 @@ void validate_nifti_header(const fs::path& path) {
     for (int a = 0; a < 3; ++a) {
       if (!(grid->dim[a] > 0))
         throw ImageError(path.string(), "has zero size along axis " + std::to_string(a) + " (dim[" +
-                                            std::to_string(a + 1) + "] = " + std::to_string(std::int64_t(grid->dim[a])) +
-                                            ")");
+                                            std::to_string(a + 1) +
+                                            "] = " + std::to_string(std::int64_t(grid->dim[a])) + ")");
       if (!std::isfinite(grid->pixdim[a]) || grid->pixdim[a] <= 0)
         throw ImageError(path.string(), "pixdim[" + std::to_string(a + 1) + "] is " + std::to_string(grid->pixdim[a]) +
                                             ": the header does not give the voxel size");

@@ -90,7 +90,8 @@ std::optional<fs::path> resolve_path(const std::string& text, const std::string&
     return std::nullopt;
   }
   if (!options.allow_external_paths && !io::resolves_within(resolved, folder)) {
-    problems.add(line, column + " '" + text + "' is a link to a file outside the manifest's folder (use --allow-external-paths)");
+    problems.add(line, column + " '" + text +
+                           "' is a link to a file outside the manifest's folder (use --allow-external-paths)");
     return std::nullopt;
   }
   return resolved;

@@ -126,7 +126,8 @@ Cohort load_results(const fs::path& path) {
     c.modality.push_back(modality[i]);
     c.icv_ml.push_back(checked_volume(icv[i], path.string() + ": scan " + c.scan_id.back() + " icv_ml"));
     for (std::size_t r = 0; r < regions; ++r) {
-      c.volume_ml(long(k), long(r)) = checked_volume(volume[i * regions + r], path.string() + ": scan " + c.scan_id.back());
+      c.volume_ml(long(k), long(r)) =
+          checked_volume(volume[i * regions + r], path.string() + ": scan " + c.scan_id.back());
       if (has_dice) (*c.dice)(long(k), long(r)) = dice[i * regions + r];
     }
   }

@@ -45,7 +45,7 @@ struct ScanWork {
   std::optional<LabelVolume> truth;  ///< on the native grid
   PreprocessedScan preprocessed;    ///< released after inference
   double icv_ml = 0;
-  LabelVolume labels;                ///< the model's map on the native grid, until measured
+  LabelVolume labels;                             ///< the model's map on the native grid, until measured
   std::optional<io::StoredLabels> stored_labels;  ///< the same map in the store's form
   RegionMetrics metrics;
 };

@@ -50,11 +50,11 @@ std::string quote(const std::string& s) {
 // (a partition list also takes ','). Nothing else may reach an #SBATCH line: a newline there
 // would start a shell command, a space another sbatch option.
 void require_slurm_name(const std::string& option, const std::string& value, bool list) {
-  const bool valid = !value.empty() && value.size() <= 200 && std::isalnum(static_cast<unsigned char>(value[0])) &&
-                     std::all_of(value.begin(), value.end(), [&](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-                              (list && c == ',');
-                     });
+  const bool valid =
+      !value.empty() && value.size() <= 200 && std::isalnum(static_cast<unsigned char>(value[0])) &&
+      std::all_of(value.begin(), value.end(), [&](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || (list && c == ',');
+      });
   if (!valid)
     throw UsageError(option + " '" + printable(value) + "': a Slurm name is letters, digits, '.', '_' and '-'" +
                      (list ? " (',' between partitions)" : "") + ", beginning with a letter or digit");

@@ -114,16 +114,18 @@ TEST(Cli, SlurmSubmitRefusesValuesThatWouldReachTheShell) {
   TempDir dir;
   const std::string manifest = two_scan_manifest(dir);
   const std::string marker = (dir / "injected").string();
-  for (const std::string& option : std::vector<std::string>{"--partition 'gpu\ntouch " + marker + "'", "--account 'a\ntouch " + marker + "'",
-                                    "--job-name 'nc --uid=0'", "--time 1-25:99:99", "--array 5"}) {
-    const auto r = run_command(neurocohort("slurm submit " + manifest + " --out " + (dir / "s").string() +
-                                           " --dry-run " + option));
+  for (const std::string& option :
+       std::vector<std::string>{"--partition 'gpu\ntouch " + marker + "'", "--account 'a\ntouch " + marker + "'",
+                                "--job-name 'nc --uid=0'", "--time 1-25:99:99", "--array 5"}) {
+    const auto r = run_command(
+        neurocohort("slurm submit " + manifest + " --out " + (dir / "s").string() + " --dry-run " + option));
     EXPECT_EQ(r.exit_code, 2) << option << ": " << r.output;
     EXPECT_EQ(line_count(r.output), 1u) << option << ": " << r.output;
     EXPECT_EQ(r.output.find("#!/bin/bash"), std::string::npos) << option;
   }
   EXPECT_FALSE(std::filesystem::exists(marker));
-  const auto r = run_command(neurocohort("slurm submit " + manifest + " --out '" + (dir / "o ut").string() + "' --dry-run"));
+  const auto r =
+      run_command(neurocohort("slurm submit " + manifest + " --out '" + (dir / "o ut").string() + "' --dry-run"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 
@@ -140,7 +142,8 @@ TEST(Cli, NanIsNotANumberOption) {
 // Regression: a NUL byte in a manifest cut the error message that quoted it.
 TEST(Cli, ManifestWithANulByteIsRefusedWholly) {
   TempDir dir;
-  std::ofstream(dir / "m.tsv", std::ios::binary) << std::string("scan_id\timage\tmodality\tage\tsex\na\0b\ta.nii\tCT\t1\tM\n", 48);
+  std::ofstream(dir / "m.tsv", std::ios::binary)
+      << std::string("scan_id\timage\tmodality\tage\tsex\na\0b\ta.nii\tCT\t1\tM\n", 48);
   const auto r = run_command(neurocohort("check " + (dir / "m.tsv").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("m.tsv:2: holds a NUL byte"), std::string::npos) << r.output;

@@ -48,8 +48,9 @@ ReadLimits confined_to(const fs::path& folder) {
   return limits;
 }
 
-const std::string kMetaHeader = "ObjectType = Image\nNDims = 3\nDimSize = 8 8 8\nElementSpacing = 1 1 1\n"
-                                "ElementType = MET_SHORT\n";
+const std::string kMetaHeader =
+    "ObjectType = Image\nNDims = 3\nDimSize = 8 8 8\nElementSpacing = 1 1 1\n"
+    "ElementType = MET_SHORT\n";
 
 // Regression: this header reached a printf-style format inside ITK's MetaIO and crashed the
 // process (SIGSEGV); `check` called it ok.
@@ -58,8 +59,9 @@ TEST(HostileImage, MetaImageFileNamePatternIsRefusedBeforeItk) {
   write_text(dir / "p.mhd", kMetaHeader + "ElementDataFile = /proc/self/%s 1 100 1\n");
   EXPECT_TRUE(contains(header_reason_for(dir / "p.mhd"), "file-name pattern")) << header_reason_for(dir / "p.mhd");
   EXPECT_TRUE(contains(reason_for(dir / "p.mhd"), "file-name pattern"));
-  write_text(dir / "q.nhdr", "NRRD0004\ntype: short\ndimension: 3\nsizes: 8 8 8\nendian: little\nencoding: raw\n"
-                             "data file: slice%03d.raw 1 8 1 2\n");
+  write_text(dir / "q.nhdr",
+             "NRRD0004\ntype: short\ndimension: 3\nsizes: 8 8 8\nendian: little\nencoding: raw\n"
+             "data file: slice%03d.raw 1 8 1 2\n");
   EXPECT_TRUE(contains(header_reason_for(dir / "q.nhdr"), "file-name pattern"));
 }
 
@@ -72,7 +74,8 @@ TEST(HostileImage, TruncatedDetachedRawDataIsRefused) {
       << reason_for(dir / "t.mhd");
   write_text(dir / "t.raw", std::string(1024, '\1'));
   EXPECT_EQ(reason_for(dir / "t.mhd"), "");
-  write_text(dir / "n.nhdr", "NRRD0004\ntype: short\ndimension: 3\nsizes: 8 8 8\nendian: little\nencoding: raw\ndata file: t.raw\n");
+  write_text(dir / "n.nhdr",
+             "NRRD0004\ntype: short\ndimension: 3\nsizes: 8 8 8\nendian: little\nencoding: raw\ndata file: t.raw\n");
   EXPECT_EQ(reason_for(dir / "n.nhdr"), "");
   fs::resize_file(dir / "t.raw", 1000);
   EXPECT_TRUE(contains(reason_for(dir / "n.nhdr"), "truncated voxel data"));

@@ -73,13 +73,17 @@ std::string first_error(const std::filesystem::path& path) {
 
 TEST(HostileStore, MetricWithExtraColumnsIsRefusedNotOverrun) {
   TempDir dir;
-  const auto error = first_error(tampered_store(dir, [](hid_t f) { replace_with_doubles(f, "/metrics/volume_ml", {3, 7}); }));
+  const auto error = first_error(tampered_store(dir, [](hid_t f) {
+    replace_with_doubles(f, "/metrics/volume_ml", {3, 7});
+  }));
   EXPECT_NE(error.find("/metrics/volume_ml has shape 3×7, expected 3×3"), std::string::npos) << error;
 }
 
 TEST(HostileStore, MetricWithAThirdAxisIsRefused) {
   TempDir dir;
-  const auto error = first_error(tampered_store(dir, [](hid_t f) { replace_with_doubles(f, "/metrics/dice", {3, 3, 4}); }));
+  const auto error = first_error(tampered_store(dir, [](hid_t f) {
+    replace_with_doubles(f, "/metrics/dice", {3, 3, 4});
+  }));
   EXPECT_NE(error.find("/metrics/dice has shape 3×3×4"), std::string::npos) << error;
 }
 
@@ -106,25 +110,36 @@ TEST(HostileStore, ScanColumnsOfAnotherLengthAreRefused) {
                 .find("/scans/age has shape 2, expected 3 (one value per scan)"),
             std::string::npos);
   TempDir dir2;
-  EXPECT_NE(first_error(tampered_store(dir2, [](hid_t f) { replace_with_doubles(f, "/scans/age", {3, 2}); }))
+  EXPECT_NE(first_error(tampered_store(dir2,
+                                       [](hid_t f) {
+                                         replace_with_doubles(f, "/scans/age", {3, 2});
+                                       }))
                 .find("/scans/age"),
             std::string::npos);
   TempDir dir3;  // text where numbers belong
-  EXPECT_NE(first_error(tampered_store(dir3, [](hid_t f) { replace_with_text(f, "/scans/age", {"a", "b", "c"}); }))
+  EXPECT_NE(first_error(tampered_store(dir3,
+                                       [](hid_t f) {
+                                         replace_with_text(f, "/scans/age", {"a", "b", "c"});
+                                       }))
                 .find("/scans/age is not numeric"),
             std::string::npos);
 }
 
 TEST(HostileStore, EmptyOrDuplicateRegionNamesAreRefused) {
   TempDir dir;
-  EXPECT_NE(first_error(tampered_store(dir, [](hid_t f) { replace_with_text(f, "/regions/name", {"a", "", "c"}); }))
+  EXPECT_NE(first_error(tampered_store(dir,
+                                       [](hid_t f) {
+                                         replace_with_text(f, "/regions/name", {"a", "", "c"});
+                                       }))
                 .find("is empty"),
             std::string::npos);
   TempDir dir2;
-  EXPECT_NE(first_error(tampered_store(dir2, [](hid_t f) {
-              replace_with_text(f, "/regions/name", {"x", "x", "c"});
-              replace_with_text(f, "/regions/hemisphere", {"L", "L", "-"});
-            })).find("appears twice"),
+  EXPECT_NE(first_error(tampered_store(dir2,
+                                       [](hid_t f) {
+                                         replace_with_text(f, "/regions/name", {"x", "x", "c"});
+                                         replace_with_text(f, "/regions/hemisphere", {"L", "L", "-"});
+                                       }))
+                .find("appears twice"),
             std::string::npos);
 }
 

@@ -1,7 +1,6 @@
 #include "jobs/manifest.hpp"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <fstream>

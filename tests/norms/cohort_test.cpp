@@ -1,5 +1,7 @@
 // Loading and pooling cohorts: volumes tables, results files, and every input problem that
 // must end in one clear error naming the file and the reason.
+#include "norms/cohort.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,7 +10,6 @@
 #include "core/error.hpp"
 #include "io/cohort_store.hpp"
 #include "norms/analyses.hpp"
-#include "norms/cohort.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace nc::norms {
@@ -89,8 +90,7 @@ TEST(VolumesTable, ImpossibleVolumesNameTheScan) {
   test::TempDir dir;
   for (const char* bad : {"-3", "1e307", "inf"}) {
     const std::string text = std::string("scan_id\tage\tsex\tx\ns1\t2\tM\t1\ns2\t3\tF\t") + bad + "\n";
-    EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "v.tsv", text)); }).find("v.tsv:3: volume"),
-              std::string::npos)
+    EXPECT_NE(error_of([&] { load_cohort(write_file(dir, "v.tsv", text)); }).find("v.tsv:3: volume"), std::string::npos)
         << bad;
   }
 }
