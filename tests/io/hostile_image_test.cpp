@@ -5,7 +5,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <fstream>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "io/image_io.hpp"
@@ -201,6 +205,30 @@ TEST(HostileImage, ZeroDimensionIsNamedAsSuch) {
   const std::string reason = header_reason_for(dir / "z.nii");
   EXPECT_TRUE(contains(reason, "zero size") || contains(reason, "unreadable")) << reason;
   EXPECT_FALSE(contains(reason, "single slice")) << reason;
+}
+
+// Regression: a qform and an sform 10 mm apart were used without a word.
+TEST(HostileImage, ContradictoryQformAndSformAreReported) {
+  TempDir dir;
+  write_nifti(test::indexed_volume({8, 8, 8}), dir / "q.nii");
+  {
+    std::fstream f(dir / "q.nii", std::ios::in | std::ios::out | std::ios::binary);
+    const std::int16_t codes[2] = {1, 1};  // qform_code, sform_code at 252
+    f.seekp(252);
+    f.write(reinterpret_cast<const char*>(codes), sizeof codes);
+    float srow_x[4] = {};
+    f.seekg(280);
+    f.read(reinterpret_cast<char*>(srow_x), sizeof srow_x);
+    srow_x[3] += 10.0f;  // the sform's x offset, 10 mm from the qform's
+    f.seekp(280);
+    f.write(reinterpret_cast<const char*>(srow_x), sizeof srow_x);
+  }
+  std::ostringstream log;
+  const auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  EXPECT_EQ(header_reason_for(dir / "q.nii"), "");
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_TRUE(contains(log.str(), "qform and sform disagree (by up to 10.0 mm)")) << log.str();
 }
 
 // Regression: detached data files named any file on the machine, without --allow-external-paths.
