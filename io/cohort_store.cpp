@@ -45,6 +45,8 @@ void write_stored_chunks(hid_t ds, const StoredLabels& stored, const std::string
 // True when the dataset's chunks are in neurocohort's stored form (every neurocohort writer
 // makes them so; a file written by another tool may filter differently).
 bool holds_stored_form(hid_t ds, const Geometry& grid) {
+  const Handle type(check(H5Dget_type(ds), "get type of a label map"), H5Tclose);
+  if (H5Tequal(type.get(), H5T_STD_U8LE) <= 0 && H5Tequal(type.get(), H5T_STD_U16LE) <= 0) return false;
   const Handle dcpl(check(H5Dget_create_plist(ds), "get dataset properties"), H5Pclose);
   if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_nfilters(dcpl.get()) != 3) return false;
   const H5Z_filter_t expected[3] = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE, H5Z_FILTER_FLETCHER32};
@@ -101,6 +103,10 @@ std::optional<StoredLabels> read_stored_chunks(hid_t ds, const Geometry& grid, b
 }
 
 std::vector<Region> read_regions(hid_t file) {
+  // Labels are 16-bit, so no table has more regions than that: checked before anything is read.
+  constexpr hsize_t kMaxRegions = 65536;
+  if (extent(open_dataset(file, "/regions/label").get(), "/regions/label") > kMaxRegions)
+    throw StoreError("/regions/label holds more regions than 16-bit labels can name");
   const auto labels = read_number_dataset(open_dataset(file, "/regions/label").get(), "/regions/label");
   const auto names = read_text_dataset(open_dataset(file, "/regions/name").get(), "/regions/name");
   const auto hemis = read_text_dataset(open_dataset(file, "/regions/hemisphere").get(), "/regions/hemisphere");
@@ -427,8 +433,24 @@ std::optional<LabelVolume> CohortStore::read_labels(const std::string& scan_id) 
   const std::string path = "/labels/" + scan_id;
   if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
   const Handle ds = open_dataset(file, path);
-  LabelVolume labels(label_grid(ds.get(), impl_->path.string() + ": " + path));
-  check(H5Dread(ds.get(), H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.voxels.data()), "read " + path);
+  const std::string where = impl_->path.string() + ": " + path;
+  LabelVolume labels(label_grid(ds.get(), where));
+  const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) > 4)
+    throw StoreError(where + " is not an integer label map");
+  if (H5Tequal(type.get(), H5T_STD_U8LE) > 0 || H5Tequal(type.get(), H5T_STD_U16LE) > 0) {
+    check(H5Dread(ds.get(), H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.voxels.data()), "read " + path);
+    return labels;
+  }
+  // Another writer's integer type: read wide, so that a negative or too large label is an error,
+  // not a value HDF5's conversion clipped.
+  std::vector<std::int64_t> wide(labels.voxels.size());
+  check(H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, wide.data()), "read " + path);
+  for (std::size_t v = 0; v < wide.size(); ++v) {
+    if (wide[v] < 0 || wide[v] > 65535)
+      throw StoreError(where + ": label " + std::to_string(wide[v]) + " is outside [0, 65535]");
+    labels.voxels[v] = std::uint16_t(wide[v]);
+  }
   return labels;
 }
 
@@ -439,7 +461,7 @@ std::optional<StoredLabels> CohortStore::read_stored_labels(const std::string& s
   const Handle ds = open_dataset(file, path);
   const Geometry grid = label_grid(ds.get(), impl_->path.string() + ": " + path);
   const Handle type(check(H5Dget_type(ds.get()), "get type of " + path), H5Tclose);
-  if (auto raw = read_stored_chunks(ds.get(), grid, H5Tget_size(type.get()) == 1)) return raw;
+  if (auto raw = read_stored_chunks(ds.get(), grid, H5Tequal(type.get(), H5T_STD_U8LE) > 0)) return raw;
   return to_stored_form(*read_labels(scan_id));  // another writer's filters: decode, re-encode
 }
 
@@ -490,7 +512,8 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   record.host = read_row_text(file, "/scans/host", row);
   record.icv_ml = read_row_values(file, "/scans/icv_ml", row, 1)[0];
   record.seconds = read_row_values(file, "/scans/seconds", row, 1)[0];
-  record.rank = int(read_row_values(file, "/scans/rank", row, 1)[0]);
+  const double rank = read_row_values(file, "/scans/rank", row, 1)[0];
+  record.rank = std::isfinite(rank) && std::abs(rank) < 1e9 ? int(rank) : -1;  // -1: unknown, as never written
   for (const auto& name : impl_->metric_names)
     record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());
   record.labels = read_stored_labels(impl_->scan_ids[row]);

@@ -11,9 +11,11 @@
 namespace nc::io::h5 {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// No table of a cohort comes near 2^28 values (a million scans × 200 regions is 2e8); a header
-// claiming more is damage, refused before its buffer is allocated.
+// No table of a cohort comes near 2^28 values (a million scans × 200 regions is 2e8), and no
+// column near 2^24 rows (16 million scans); a header claiming more is damage, refused before
+// its buffer is allocated.
 constexpr hsize_t kMaxElements = hsize_t{1} << 28;
+constexpr hsize_t kMaxRows = hsize_t{1} << 24;
 }  // namespace
 
 void silence_hdf5_errors() {
@@ -172,7 +174,7 @@ hsize_t extent(hid_t dataset, const std::string& what) {
   const auto dims = shape(dataset);
   if (dims.size() != 1)
     throw StoreError("dataset " + what + " has shape " + shape_text(dims) + ", expected one dimension");
-  if (dims[0] > kMaxElements) throw StoreError("dataset " + what + " claims " + std::to_string(dims[0]) + " values");
+  if (dims[0] > kMaxRows) throw StoreError("dataset " + what + " claims " + std::to_string(dims[0]) + " values");
   return dims[0];
 }
 
@@ -235,6 +237,11 @@ std::vector<std::string> group_members(hid_t file, const char* group) {
 
 std::string read_text_attribute(hid_t object, const std::string& name) {
   Handle attr(check(H5Aopen(object, name.c_str(), H5P_DEFAULT), "open attribute " + name), H5Aclose);
+  // One text value, or H5Aread would write an array's pointers past `ptr`.
+  const Handle stored(check(H5Aget_type(attr.get()), "get type of attribute " + name), H5Tclose);
+  const Handle stored_space(check(H5Aget_space(attr.get()), "get dataspace of attribute " + name), H5Sclose);
+  if (H5Tget_class(stored.get()) != H5T_STRING || H5Sget_simple_extent_npoints(stored_space.get()) != 1)
+    throw StoreError("attribute " + name + " is not one text value");
   const Handle type = text_type();
   char* ptr = nullptr;
   check(H5Aread(attr.get(), type.get(), &ptr), "read attribute " + name);

@@ -1,12 +1,16 @@
 // libFuzzer target: nc::cluster::decode_record on arbitrary bytes (the message a worker rank
 // sends the coordinator). Malformed input must throw nc::Error; a decoded record must survive
-// encode -> decode unchanged (row, ok, error, metrics bit for bit, label voxels).
+// encode -> decode unchanged (row, ok, error, metrics bit for bit, the label map's stored
+// chunks byte for byte). A decoded label map is then decoded from its stored form
+// (io::from_stored_form: checksums, inflate, unshuffle) as a reader of the store would, where
+// it has at most 2^24 voxels; a damaged chunk must throw nc::Error.
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "cluster/record_codec.hpp"
 #include "core/error.hpp"
+#include "io/label_chunks.hpp"
 
 namespace {
 
@@ -22,9 +26,13 @@ bool same_record(const nc::io::ScanRecord& a, const nc::io::ScanRecord& b) {
   for (auto ia = a.metrics.begin(), ib = b.metrics.begin(); ia != a.metrics.end(); ++ia, ++ib)
     if (ia->first != ib->first || !same_bits(ia->second, ib->second)) return false;
   if (a.labels.has_value() != b.labels.has_value()) return false;
-  if (a.labels && (a.labels->geometry.size != b.labels->geometry.size || a.labels->voxels != b.labels->voxels))
-    return false;
-  return true;
+  if (!a.labels) return true;
+  // Geometry bit for bit (a NaN spacing is not == itself), width, every stored chunk's bytes.
+  const nc::Geometry &ga = a.labels->geometry, &gb = b.labels->geometry;
+  return ga.size == gb.size && std::memcmp(&ga.spacing_mm, &gb.spacing_mm, sizeof ga.spacing_mm) == 0 &&
+         std::memcmp(&ga.origin_mm, &gb.origin_mm, sizeof ga.origin_mm) == 0 &&
+         std::memcmp(&ga.direction, &gb.direction, sizeof ga.direction) == 0 &&
+         a.labels->one_byte == b.labels->one_byte && a.labels->chunks == b.labels->chunks;
 }
 
 }  // namespace
@@ -45,5 +53,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();  // our own encoding must decode
   }
   if (!same_record(record, round_trip)) __builtin_trap();
+  if (record.labels && record.labels->geometry.voxel_count() <= (std::int64_t{1} << 24)) {
+    try {
+      const nc::LabelVolume voxels = nc::io::from_stored_form(*record.labels);
+      if (voxels.geometry.size != record.labels->geometry.size ||
+          std::int64_t(voxels.voxels.size()) != record.labels->geometry.voxel_count())
+        __builtin_trap();
+    } catch (const nc::Error&) {
+    }
+  }
   return 0;
 }

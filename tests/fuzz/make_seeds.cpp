@@ -11,6 +11,7 @@
 
 #include "cluster/record_codec.hpp"
 #include "io/cohort_store.hpp"
+#include "io/label_chunks.hpp"
 
 namespace fs = std::filesystem;
 using nc::io::ScanRecord;
@@ -46,13 +47,13 @@ std::vector<ScanRecord> records() {
   ok.rank = 1;
   ok.metrics["volume_ml"] = {12.5, 13.0};
   ok.metrics["dice"] = {0.9, std::nan("")};
-  ok.labels = tiny_labels(4, 3, 2, 2);
+  ok.labels = nc::io::to_stored_form(tiny_labels(4, 3, 2, 2));
   out.push_back(ok);
 
   ScanRecord wide = ok;
   wide.row = 7;
   wide.metrics.clear();
-  wide.labels = tiny_labels(3, 2, 2, 300);  // labels above 255: stored as uint16
+  wide.labels = nc::io::to_stored_form(tiny_labels(3, 2, 2, 300));  // labels above 255: stored as uint16
   out.push_back(wide);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 
@@ -158,6 +159,85 @@ TEST(HostileStore, LabelMapAttributesOfTheWrongLengthAreRefused) {
     H5Dclose(ds);
   }));
   EXPECT_NE(error.find("direction does not hold 9 values"), std::string::npos) << error;
+}
+
+// Found by the structure-aware store fuzzer (tests/fuzz): a root attribute that is a text
+// array overran the single pointer read_text_attribute gave HDF5 (merge and resume read it).
+TEST(HostileStore, TextArrayAttributeIsRefusedNotOverrun) {
+  TempDir dir;
+  const auto path = tampered_store(dir, [](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hsize_t n = 64;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    std::vector<const char*> values(n, "2026-12-01T00:00:00Z");
+    const hid_t attr = H5Acreate2(f, "end_time", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, type, values.data());
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+  });
+  const auto store = CohortStore::open(path, CohortStore::Mode::ReadOnly);
+  EXPECT_THROW(store.attribute("end_time"), StoreError);
+}
+
+// Rewrites /labels/sub-101 with `type` and the given voxels, without neurocohort's filters.
+void replace_label_map(hid_t f, hid_t type, const std::vector<std::int32_t>& voxels) {
+  H5Ldelete(f, "/labels/sub-101", H5P_DEFAULT);
+  const hsize_t dims[3] = {3, 4, 5};
+  const hid_t space = H5Screate_simple(3, dims, nullptr);
+  const hid_t ds = H5Dcreate2(f, "/labels/sub-101", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, voxels.data());
+  const double spacing[3] = {1, 1, 1.5}, origin[3] = {0, 0, 0}, direction[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  const std::pair<const char*, std::pair<const double*, hsize_t>> attrs[3] = {
+      {"spacing", {spacing, 3}}, {"origin", {origin, 3}}, {"direction", {direction, 9}}};
+  for (const auto& [name, values] : attrs) {
+    const hid_t s = H5Screate_simple(1, &values.second, nullptr);
+    const hid_t a = H5Acreate2(ds, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_DOUBLE, values.first);
+    H5Aclose(a);
+    H5Sclose(s);
+  }
+  H5Dclose(ds);
+  H5Sclose(space);
+}
+
+// Found by the fuzzer: chunks of another writer's label map (big-endian uint16, signed, float)
+// were copied raw as if in neurocohort's stored form, and merge wrote 1, 2, 3 as 256, 512, 768.
+TEST(HostileStore, OtherWritersLabelTypesAreDecodedOrRefused) {
+  std::vector<std::int32_t> voxels(60);
+  for (std::size_t v = 0; v < voxels.size(); ++v) voxels[v] = std::int32_t(v % 4);
+  TempDir dir;
+  const auto path = tampered_store(dir, [&](hid_t f) { replace_label_map(f, H5T_STD_U16BE, voxels); });
+  const auto stored = CohortStore::open(path, CohortStore::Mode::ReadOnly).read_stored_labels("sub-101");
+  ASSERT_TRUE(stored.has_value());
+  const LabelVolume back = from_stored_form(*stored);
+  EXPECT_EQ(std::vector<std::int32_t>(back.voxels.begin(), back.voxels.end()), voxels);
+  voxels[7] = -1;
+  TempDir dir2;
+  const auto signed_path = tampered_store(dir2, [&](hid_t f) { replace_label_map(f, H5T_STD_I16LE, voxels); });
+  EXPECT_THROW(CohortStore::open(signed_path, CohortStore::Mode::ReadOnly).read_labels("sub-101"), StoreError);
+  TempDir dir3;
+  const auto float_path = tampered_store(dir3, [&](hid_t f) { replace_label_map(f, H5T_IEEE_F64LE, voxels); });
+  EXPECT_THROW(CohortStore::open(float_path, CohortStore::Mode::ReadOnly).read_record(1), StoreError);
+}
+
+// Found by the fuzzer: a NaN rank (a float column written by h5py) was cast to int.
+TEST(HostileStore, NonIntegerRankReadsAsUnknown) {
+  TempDir dir;
+  const auto path = tampered_store(dir, [](hid_t f) {
+    H5Ldelete(f, "/scans/rank", H5P_DEFAULT);
+    const hsize_t n = 3;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t ds = H5Dcreate2(f, "/scans/rank", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const double values[3] = {0, std::nan(""), 1e300};
+    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
+    H5Dclose(ds);
+    H5Sclose(space);
+  });
+  const auto store = CohortStore::open(path, CohortStore::Mode::ReadOnly);
+  EXPECT_EQ(store.read_record(1).rank, -1);
+  EXPECT_EQ(store.read_record(2).rank, -1);
 }
 
 // Flips one byte inside the first stored chunk of `dataset`, as a failing disk would.
