@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "io/image_io.hpp"
 
 namespace nc::io::detail {
@@ -21,17 +22,6 @@ namespace fs = std::filesystem;
 
 // Headers are short; anything longer than this before the data starts is not a header.
 constexpr std::size_t kMaxHeaderBytes = std::size_t{1} << 16;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
-}
 
 std::vector<double> numbers(const std::string& text) {
   std::vector<double> out;
@@ -172,12 +162,12 @@ double metaimage_element_bytes(const std::string& type) {
                                                       {"met_ushort", 2},     {"met_int", 4},   {"met_uint", 4},
                                                       {"met_long", 4},       {"met_ulong", 4}, {"met_long_long", 8},
                                                       {"met_ulong_long", 8}, {"met_float", 4}, {"met_double", 8}};
-  const auto it = sizes.find(lower(type));
+  const auto it = sizes.find(lowercase(type));
   return it == sizes.end() ? 0 : it->second;
 }
 
 void preflight_metaimage(const fs::path& image, const PreflightRules& rules) {
-  const auto key_of = [](const std::string& line) { return lower(trim(line.substr(0, line.find('=')))); };
+  const auto key_of = [](const std::string& line) { return lowercase(trim(line.substr(0, line.find('=')))); };
   std::size_t header_bytes = 0;
   const auto lines = header_lines(
       image, [&](const std::string& line) { return key_of(line) == "elementdatafile"; }, header_bytes);
@@ -193,7 +183,7 @@ void preflight_metaimage(const fs::path& image, const PreflightRules& rules) {
   const std::string value = fields["elementdatafile"];
   refuse_pattern(image, value);
   DataSpec spec;
-  const std::string kind = lower(value.substr(0, value.find(' ')));
+  const std::string kind = lowercase(value.substr(0, value.find(' ')));
   if (kind == "list") {
     // The data files follow, one per line, to the end of the header file.
     std::ifstream in(image, std::ios::binary);
@@ -207,7 +197,7 @@ void preflight_metaimage(const fs::path& image, const PreflightRules& rules) {
   const auto channel_count = numbers(fields["elementnumberofchannels"]);
   const double channels = channel_count.size() == 1 ? channel_count.front() : 1;
   spec.bytes = expected_bytes(numbers(fields["dimsize"]), metaimage_element_bytes(fields["elementtype"]) * channels);
-  spec.compressed = lower(fields["compresseddata"]) == "true";
+  spec.compressed = lowercase(fields["compresseddata"]) == "true";
   if (fields.count("headersize")) {
     const auto skip = numbers(fields["headersize"]);
     spec.skip = skip.empty() ? 0 : skip.front();
@@ -252,7 +242,7 @@ double nrrd_element_bytes(const std::string& type) {
                                                       {"uint64_t", 8},
                                                       {"float", 4},
                                                       {"double", 8}};
-  const auto it = sizes.find(lower(type));
+  const auto it = sizes.find(lowercase(type));
   return it == sizes.end() ? 0 : it->second;
 }
 
@@ -279,9 +269,9 @@ void preflight_nrrd(const fs::path& image, const PreflightRules& rules) {
     }
     const auto colon = lines[i].find(": ");
     if (colon == std::string::npos) continue;  // key:=value pairs and anything else
-    const std::string key = lower(lines[i].substr(0, colon)), value = trim(lines[i].substr(colon + 2));
+    const std::string key = lowercase(lines[i].substr(0, colon)), value = trim(lines[i].substr(colon + 2));
     fields[key == "datafile" ? "data file" : key] = value;
-    if ((key == "data file" || key == "datafile") && lower(value.substr(0, 4)) == "list") in_list = true;
+    if ((key == "data file" || key == "datafile") && lowercase(value.substr(0, 4)) == "list") in_list = true;
   }
   DataSpec spec;
   if (fields.count("data file")) {
@@ -294,7 +284,7 @@ void preflight_nrrd(const fs::path& image, const PreflightRules& rules) {
       spec.files.push_back(beside(image, value));
     }
   }
-  const std::string encoding = lower(fields["encoding"]);
+  const std::string encoding = lowercase(fields["encoding"]);
   spec.compressed = encoding == "gzip" || encoding == "gz";
   spec.checkable = (encoding == "raw" || spec.compressed) && !fields.count("line skip");
   spec.bytes = expected_bytes(numbers(fields["sizes"]), nrrd_element_bytes(fields["type"]));
@@ -314,10 +304,6 @@ void preflight_dicom_folder(const fs::path& folder, const PreflightRules& rules)
     require_regular_file(folder, it->path(), rules, "file");
   }
   if (ec) throw ImageError(folder.string(), "cannot list the folder (" + ec.message() + ")");
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -350,12 +336,12 @@ void preflight_image_files(const fs::path& path, const PreflightRules& rules) {
     return preflight_dicom_folder(path, rules);
   }
   require_regular_file(path, path, rules, "image");
-  const std::string name = lower(path.filename().string());
-  if (ends_with(name, ".mhd") || ends_with(name, ".mha")) return preflight_metaimage(path, rules);
-  if (ends_with(name, ".nrrd") || ends_with(name, ".nhdr")) return preflight_nrrd(path, rules);
+  const std::string name = lowercase(path.filename().string());
+  if (name.ends_with(".mhd") || name.ends_with(".mha")) return preflight_metaimage(path, rules);
+  if (name.ends_with(".nrrd") || name.ends_with(".nhdr")) return preflight_nrrd(path, rules);
   // An Analyze-style NIfTI pair: the voxels are in the .img beside the .hdr.
-  if (ends_with(name, ".hdr") || ends_with(name, ".hdr.gz")) {
-    const std::string stem = path.string().substr(0, path.string().size() - (ends_with(name, ".gz") ? 7 : 4));
+  if (name.ends_with(".hdr") || name.ends_with(".hdr.gz")) {
+    const std::string stem = path.string().substr(0, path.string().size() - (name.ends_with(".gz") ? 7 : 4));
     for (const char* ext : {".img", ".img.gz"})
       if (fs::exists(stem + ext, ec)) return require_regular_file(path, stem + ext, rules, "data file");
   }

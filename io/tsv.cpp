@@ -3,22 +3,20 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace nc::io {
 namespace {
 
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \r");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \r") - first + 1);
-}
+// Tabs separate the fields, so only spaces and a CRLF's CR are trimmed.
+std::string trim_field(const std::string& s) { return trim(s, " \r"); }
 
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> fields;
   std::size_t start = 0;
   while (true) {
     const auto tab = line.find('\t', start);
-    fields.push_back(trim(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start)));
+    fields.push_back(trim_field(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start)));
     if (tab == std::string::npos) return fields;
     start = tab + 1;
   }
@@ -39,7 +37,7 @@ TsvTable read_tsv(const std::filesystem::path& path) {
     // A NUL would cut every message that quotes the field, and no text column holds one.
     if (line.find('\0') != std::string::npos)
       throw Error(path.string() + ":" + std::to_string(number) + ": holds a NUL byte (not a text table?)");
-    if (trim(line).empty()) continue;
+    if (trim_field(line).empty()) continue;
     if (!have_header) {
       table.header = split_tabs(line);
       have_header = true;

@@ -160,39 +160,18 @@ class Writer {
   Type make_type(Kind kind) {
     Type t;
     t.kind = kind;
+    // Numeric kinds are all written from doubles; HDF5 converts to the file type.
+    static const std::pair<Kind, hid_t> kNumeric[] = {{kF64, H5T_IEEE_F64LE}, {kI32, H5T_STD_I32LE},
+                                                      {kU8, H5T_STD_U8LE},    {kF32BE, H5T_IEEE_F32BE},
+                                                      {kI64, H5T_STD_I64LE},  {kU16, H5T_STD_U16LE},
+                                                      {kU16BE, H5T_STD_U16BE}, {kI8, H5T_STD_I8LE}};
+    for (const auto& [numeric, id] : kNumeric)
+      if (kind == numeric) {
+        t.id = id;
+        t.size = sizeof(double);
+        return t;
+      }
     switch (kind) {
-      case kF64:
-        t.id = H5T_IEEE_F64LE;
-        t.size = sizeof(double);
-        break;
-      case kI32:
-        t.id = H5T_STD_I32LE;
-        t.size = sizeof(double);
-        break;  // written from doubles
-      case kU8:
-        t.id = H5T_STD_U8LE;
-        t.size = sizeof(double);
-        break;
-      case kF32BE:
-        t.id = H5T_IEEE_F32BE;
-        t.size = sizeof(double);
-        break;
-      case kI64:
-        t.id = H5T_STD_I64LE;
-        t.size = sizeof(double);
-        break;
-      case kU16:
-        t.id = H5T_STD_U16LE;
-        t.size = sizeof(double);
-        break;
-      case kU16BE:
-        t.id = H5T_STD_U16BE;
-        t.size = sizeof(double);
-        break;
-      case kI8:
-        t.id = H5T_STD_I8LE;
-        t.size = sizeof(double);
-        break;
       case kVStr:
       case kVStrAscii:
         t.owned = Id(H5Tcopy(H5T_C_S1), H5Tclose);
