@@ -11,7 +11,6 @@ constexpr char kMagic[4] = {'N', 'C', 'R', 'C'};
 // Bounds far above any real record, so that a damaged length is an error, not an allocation.
 constexpr std::uint64_t kMaxText = std::uint64_t{1} << 20;
 constexpr std::uint32_t kMaxMetrics = 1024;
-constexpr double kMaxLabelVoxels = 4.0 * 1024 * 1024 * 1024;
 
 class Writer {
  public:
@@ -107,7 +106,7 @@ io::StoredLabels get_labels(Reader& in) {
   g.direction = in.get<Mat3>();
   // In double: sizes from a damaged message would overflow the int64 product.
   const bool sizes_valid = std::all_of(g.size.begin(), g.size.end(), [](std::int64_t n) { return n >= 1; }) &&
-                           double(g.size[0]) * double(g.size[1]) * double(g.size[2]) <= kMaxLabelVoxels;
+                           double(g.size[0]) * double(g.size[1]) * double(g.size[2]) <= io::kMaxLabelVoxels;
   if (!sizes_valid)
     in.fail("a label map of " + std::to_string(g.size[0]) + "×" + std::to_string(g.size[1]) + "×" +
             std::to_string(g.size[2]) + " voxels");

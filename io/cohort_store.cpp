@@ -26,8 +26,6 @@ using namespace h5;
 
 constexpr const char* kStatusPending = "pending";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// No label map larger than the image reader's largest budget is ever written.
-constexpr double kMaxStoredLabelVoxels = 4.0 * 1024 * 1024 * 1024;
 
 // Writes a map's stored chunks as they are: the workers already filtered them exactly as the
 // dataset's pipeline would (io/label_chunks.hpp), so the single writer only copies bytes.
@@ -66,7 +64,7 @@ bool holds_stored_form(hid_t ds, const Geometry& grid) {
 Geometry label_grid(hid_t ds, const std::string& where) {
   const auto dims = shape(ds);
   if (dims.size() != 3) throw StoreError(where + " is not 3-D");
-  if (double(dims[0]) * double(dims[1]) * double(dims[2]) > double(kMaxStoredLabelVoxels) ||
+  if (double(dims[0]) * double(dims[1]) * double(dims[2]) > double(kMaxLabelVoxels) ||
       std::find(dims.begin(), dims.end(), hsize_t{0}) != dims.end())
     throw StoreError(where + " claims " + std::to_string(dims[2]) + "×" + std::to_string(dims[1]) + "×" +
                      std::to_string(dims[0]) + " voxels");

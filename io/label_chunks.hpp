@@ -28,6 +28,9 @@ struct StoredLabels {
 };
 
 inline constexpr std::uint64_t kLabelChunkEdge = 64;
+/// No label map has more voxels (4 Gi, beyond any image budget): a larger claim in a results
+/// file or a record message is damage, refused before anything is allocated.
+inline constexpr double kMaxLabelVoxels = 4.0 * 1024 * 1024 * 1024;
 inline constexpr int kLabelDeflateLevel = 4;
 
 /// The dataset's dimensions [k][j][i] for a map on `grid`.
