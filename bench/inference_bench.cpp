@@ -35,7 +35,7 @@ void BM_Segment(benchmark::State& state, const std::string& architecture, pipeli
       pipeline::SegmentationModel::load(model_path(architecture), std::nullopt, pipeline::Device::Cpu, precision);
   const auto& scan = colin27();
   for (auto _ : state) {
-    const LabelVolume labels = pipeline::segment(model, scan, {}, kernels::Backend::Cpu);
+    const LabelVolume labels = pipeline::segment(model, scan, {}, kernels::Backend::Cpu).labels;
     benchmark::DoNotOptimize(labels.voxels.data());
   }
   state.counters["voxels_1mm"] = double(scan.image.geometry.voxel_count());

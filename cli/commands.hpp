@@ -45,5 +45,6 @@ void add_norms_command(CLI::App& app, Action& action);
 void add_agree_command(CLI::App& app, Action& action);
 void add_merge_command(CLI::App& app, Action& action);
 void add_slurm_command(CLI::App& app, Action& action);
+void add_qc_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_norms_command(app, action);
   add_agree_command(app, action);
   add_merge_command(app, action);
+  add_qc_command(app, action);
   add_slurm_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 
-#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -41,14 +40,6 @@ struct AgreeOptions {
   fs::path a, b, out = "agreement.tsv", report;
   std::vector<std::string> exclude;
   int threads = 0;
-};
-
-class Stopwatch {
- public:
-  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
-
- private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 norms::Cohort load_and_pool(const std::vector<fs::path>& paths, const std::vector<std::string>& exclude) {

@@ -149,6 +149,10 @@ void check_resumable(const io::CohortStore& store, const jobs::Manifest& manifes
                                    std::string(key) == "precision" ? "precision" : "model", key, shortened(before),
                                    shortened(now.at(key))));
   }
+  if (store.qc_layout() != pipeline::qc_layout())
+    throw UsageError(path.string() +
+                     " holds other QC measures (written by another neurocohort version); finish it with that "
+                     "version, or start a new results file");
   check_same_manifest_rows(store, manifest, path);
 }
 
@@ -172,7 +176,8 @@ io::CohortStore open_or_create_store(const RunCliOptions& options, const jobs::M
     fs::remove(options.out);
   }
   jobs::remove_crash_journals(options.out);  // a journal of an earlier file of this name
-  return io::CohortStore::create(options.out, manifest.table_columns(), regions, pipeline::metric_names(), provenance);
+  return io::CohortStore::create(options.out, manifest.table_columns(), regions, pipeline::metric_names(), provenance,
+                                 pipeline::qc_layout());
 }
 
 /// Rows a crashed run left in its journals become failed rows, so that the file that crashed

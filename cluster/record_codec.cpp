@@ -137,10 +137,12 @@ std::vector<char> encode_record(const io::ScanRecord& r) {
   w.put(r.seconds);
   w.put(r.host);
   w.put(std::int32_t(r.rank));
-  w.put(std::uint32_t(r.metrics.size()));
-  for (const auto& [name, values] : r.metrics) {
-    w.put(name);
-    w.put_doubles(values);
+  for (const auto* named : {&r.metrics, &r.qc}) {
+    w.put(std::uint32_t(named->size()));
+    for (const auto& [name, values] : *named) {
+      w.put(name);
+      w.put_doubles(values);
+    }
   }
   w.put(std::uint8_t(r.labels.has_value()));
   if (r.labels) put_labels(w, *r.labels);
@@ -163,11 +165,13 @@ io::ScanRecord decode_record(const std::vector<char>& bytes) {
   r.seconds = in.get<double>();
   r.host = in.get_string();
   r.rank = in.get<std::int32_t>();
-  const auto metrics = in.get<std::uint32_t>();
-  if (metrics > kMaxMetrics) in.fail(std::to_string(metrics) + " metrics");
-  for (std::uint32_t m = 0; m < metrics; ++m) {
-    std::string name = in.get_string();
-    r.metrics[name] = in.get_doubles();
+  for (auto* named : {&r.metrics, &r.qc}) {
+    const auto count = in.get<std::uint32_t>();
+    if (count > kMaxMetrics) in.fail(std::to_string(count) + (named == &r.qc ? " QC measures" : " metrics"));
+    for (std::uint32_t m = 0; m < count; ++m) {
+      std::string name = in.get_string();
+      (*named)[name] = in.get_doubles();
+    }
   }
   if (in.get<std::uint8_t>()) r.labels = get_labels(in);
   if (in.remaining() != 0) in.fail(std::to_string(in.remaining()) + " bytes past the record");

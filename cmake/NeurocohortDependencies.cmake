@@ -14,18 +14,24 @@ if(NEUROCOHORT_MPI)
 endif()
 
 # Only the ITK modules neurocohort uses: linking all of ITK would need fftw and much more.
-# nc_itk: image IO, linked by io/. nc_itk_filters: the filters that tests and benchmarks
-# compare the kernels against (the kernels themselves never link ITK).
+# nc_itk: image IO, linked by io/. nc_itk_png: the PNG writer of the QC snapshots (qc/).
+# nc_itk_filters: the filters that tests and benchmarks compare the kernels against (the
+# kernels themselves never link ITK).
 set(NC_ITK_IO_MODULES ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKNIFTI)
 set(NC_ITK_FILTER_MODULES ITKImageGrid ITKImageFunction ITKTransform ITKThresholding ITKConnectedComponents
     ITKBinaryMathematicalMorphology ITKMathematicalMorphology ITKImageStatistics ITKDistanceMap ITKLabelMap
     ITKImageLabel)
-find_package(ITK 5.2 REQUIRED COMPONENTS ${NC_ITK_IO_MODULES} ${NC_ITK_FILTER_MODULES})
+set(NC_ITK_PNG_MODULES ITKIOPNG)
+find_package(ITK 5.2 REQUIRED COMPONENTS ${NC_ITK_IO_MODULES} ${NC_ITK_PNG_MODULES} ${NC_ITK_FILTER_MODULES})
 itk_module_config(NC_ITK_IO ${NC_ITK_IO_MODULES})
+itk_module_config(NC_ITK_PNG ${NC_ITK_PNG_MODULES})
 itk_module_config(NC_ITK_FILTERS ${NC_ITK_FILTER_MODULES})
 add_library(nc_itk INTERFACE)
 target_include_directories(nc_itk SYSTEM INTERFACE ${NC_ITK_IO_INCLUDE_DIRS})
 target_link_libraries(nc_itk INTERFACE ${NC_ITK_IO_LIBRARIES})
+add_library(nc_itk_png INTERFACE)
+target_include_directories(nc_itk_png SYSTEM INTERFACE ${NC_ITK_PNG_INCLUDE_DIRS})
+target_link_libraries(nc_itk_png INTERFACE nc_itk ${NC_ITK_PNG_LIBRARIES})
 add_library(nc_itk_filters INTERFACE)
 target_include_directories(nc_itk_filters SYSTEM INTERFACE ${NC_ITK_FILTERS_INCLUDE_DIRS})
 target_link_libraries(nc_itk_filters INTERFACE nc_itk ${NC_ITK_FILTERS_LIBRARIES})

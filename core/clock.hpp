@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// Wall-clock time stamps for provenance attributes.
+/// Wall-clock time stamps for provenance attributes, and a stopwatch for timings.
 
+#include <chrono>
 #include <ctime>
 #include <string>
 
@@ -14,5 +15,14 @@ inline std::string now_iso8601() {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
 }
+
+/// Seconds since construction, on the monotonic clock.
+class Stopwatch {
+ public:
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
 
 }  // namespace nc

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Small text helpers shared by the parsers of tables and image headers.
+/// Small text helpers shared by the parsers of tables and image headers and the HTML pages.
 
 #include <algorithm>
 #include <cctype>
@@ -19,6 +19,33 @@ inline std::string trim(const std::string& s, const char* blanks = " \t\r") {
 inline std::string lowercase(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   return s;
+}
+
+/// Text safe inside HTML elements and double-quoted attributes.
+inline std::string escape_html(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace nc

@@ -136,6 +136,34 @@ void validate_layout(hid_t file, std::size_t scans, std::size_t regions, const s
   }
 }
 
+// The QC measures of an existing store, told apart by rank and checked against the tables' extents.
+QcLayout read_qc_layout(hid_t file, std::size_t scans, std::size_t regions) {
+  QcLayout layout;
+  if (H5Lexists(file, "/qc", H5P_DEFAULT) <= 0) return layout;
+  for (const auto& name : group_members(file, "/qc")) {
+    const std::string path = "/qc/" + name;
+    const Handle ds = open_dataset(file, path);
+    if (shape(ds.get()).size() == 2) {
+      require_shape(ds.get(), {scans, regions}, path, "scans × regions");
+      layout.per_region.push_back(name);
+    } else {
+      require_shape(ds.get(), {scans}, path, "one value per scan");
+      layout.per_scan.push_back(name);
+    }
+  }
+  return layout;
+}
+
+// A float64 [dims] dataset of NaN rows, written row by row as scans finish.
+void create_row_dataset(hid_t group, const std::string& name, const std::vector<hsize_t>& dims,
+                        const std::string& what) {
+  const Handle space = simple_space(dims, true);
+  const Handle dcpl = row_dataset_properties(dims, H5T_NATIVE_DOUBLE, &kNaN);
+  Handle ds(check(H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  "create " + what),
+            H5Dclose);
+}
+
 const std::vector<std::string> kRecordColumns = {"status", "error", "icv_ml", "seconds", "host", "rank"};
 
 }  // namespace
@@ -211,6 +239,7 @@ struct CohortStore::Impl {
   std::vector<std::string> scan_ids;
   std::vector<Region> regions;
   std::vector<std::string> metric_names;
+  QcLayout qc;
 };
 
 CohortStore::CohortStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -220,7 +249,7 @@ CohortStore::~CohortStore() = default;
 
 CohortStore CohortStore::create(const fs::path& path, const std::vector<TableColumn>& scans,
                                 const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
-                                const Provenance& provenance) {
+                                const Provenance& provenance, const QcLayout& qc) {
   silence_hdf5_errors();
   const auto id_column = std::find_if(scans.begin(), scans.end(), [](const auto& c) { return c.name == "scan_id"; });
   if (id_column == scans.end() || !std::holds_alternative<std::vector<std::string>>(id_column->values))
@@ -278,15 +307,10 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
   write_text_column(regions_group.get(), "hemisphere", hemispheres);
 
   const Handle metrics_group = create_group(file, "metrics");
-  for (const auto& m : metric_names) {
-    const std::vector<hsize_t> dims = {n, regions.size()};
-    const Handle space = simple_space(dims, true);
-    const Handle dcpl = row_dataset_properties(dims, H5T_NATIVE_DOUBLE, &kNaN);
-    Handle ds(check(H5Dcreate2(metrics_group.get(), m.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(),
-                               H5P_DEFAULT),
-                    "create /metrics/" + m),
-              H5Dclose);
-  }
+  for (const auto& m : metric_names) create_row_dataset(metrics_group.get(), m, {n, regions.size()}, "/metrics/" + m);
+  const Handle qc_group = create_group(file, "qc");
+  for (const auto& m : qc.per_scan) create_row_dataset(qc_group.get(), m, {n}, "/qc/" + m);
+  for (const auto& m : qc.per_region) create_row_dataset(qc_group.get(), m, {n, regions.size()}, "/qc/" + m);
   create_group(file, "labels");
   for (const auto& [key, value] : provenance) write_text_attribute(file, key, value);
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + path.string());
@@ -295,6 +319,7 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
   impl->scan_ids = ids;
   impl->regions = regions;
   impl->metric_names = metric_names;
+  impl->qc = qc;
   return CohortStore(std::move(impl));
 }
 
@@ -315,6 +340,7 @@ CohortStore CohortStore::open(const fs::path& path, Mode mode) {
     impl->metric_names = group_members(file, "/metrics");
     for (const auto& column : kRecordColumns) open_dataset(file, "/scans/" + column);
     validate_layout(file, impl->scan_ids.size(), impl->regions.size(), impl->metric_names);
+    impl->qc = read_qc_layout(file, impl->scan_ids.size(), impl->regions.size());
   } catch (const StoreError& e) {
     throw StoreError(path.string() + ": " + e.what());
   } catch (const std::bad_alloc&) {
@@ -329,6 +355,7 @@ const std::vector<std::string>& CohortStore::scan_ids() const { return impl_->sc
 const std::vector<Region>& CohortStore::regions() const { return impl_->regions; }
 const std::vector<std::string>& CohortStore::metric_names() const { return impl_->metric_names; }
 std::vector<std::string> CohortStore::scan_columns() const { return group_members(impl_->file.get(), "/scans"); }
+const QcLayout& CohortStore::qc_layout() const { return impl_->qc; }
 
 std::vector<std::string> CohortStore::statuses() const { return read_text_column("status"); }
 
@@ -381,6 +408,7 @@ void CohortStore::write(const ScanRecord& record) {
   for (const auto& [name, values] : record.metrics)
     if (std::find(impl_->metric_names.begin(), impl_->metric_names.end(), name) == impl_->metric_names.end())
       throw StoreError(impl_->path.string() + ": the store has no metric " + name);
+  write_qc_row(record);
 
   write_row_values(file, "/scans/icv_ml", record.row, H5T_NATIVE_DOUBLE, &record.icv_ml, 1);
   write_row_values(file, "/scans/seconds", record.row, H5T_NATIVE_DOUBLE, &record.seconds, 1);
@@ -389,6 +417,29 @@ void CohortStore::write(const ScanRecord& record) {
   write_row_text(file, "/scans/error", record.row, record.ok ? std::string() : record.error);
   write_row_text(file, "/scans/status", record.row, record.ok ? "ok" : "failed");
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + impl_->path.string());
+}
+
+void CohortStore::write_qc_row(const ScanRecord& record) {
+  const hid_t file = impl_->file.get();
+  const auto write_measures = [&](const std::vector<std::string>& names, hsize_t count) {
+    for (const auto& name : names) {
+      const auto found = record.qc.find(name);
+      const std::vector<double> values = found != record.qc.end() ? found->second : std::vector<double>(count, kNaN);
+      if (values.size() != count)
+        throw StoreError(impl_->path.string() + ": QC measure " + name + " has " + std::to_string(values.size()) +
+                         " values, the store takes " + std::to_string(count));
+      if (count > 0) write_row_values(file, "/qc/" + name, record.row, H5T_NATIVE_DOUBLE, values.data(), count);
+    }
+  };
+  write_measures(impl_->qc.per_scan, 1);
+  write_measures(impl_->qc.per_region, impl_->regions.size());
+  const auto known = [&](const std::string& name) {
+    for (const auto* names : {&impl_->qc.per_scan, &impl_->qc.per_region})
+      if (std::find(names->begin(), names->end(), name) != names->end()) return true;
+    return false;
+  };
+  for (const auto& [name, values] : record.qc)
+    if (!known(name)) throw StoreError(impl_->path.string() + ": the store has no QC measure " + name);
 }
 
 void CohortStore::set_attribute(const std::string& name, const std::string& value) {
@@ -423,6 +474,20 @@ std::vector<double> CohortStore::read_metric(const std::string& name) const {
   std::vector<double> values(scan_count() * impl_->regions.size());
   if (!values.empty())
     check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + path);
+  return values;
+}
+
+std::vector<double> CohortStore::read_qc(const std::string& name) const {
+  const QcLayout& qc = impl_->qc;
+  const bool per_region = std::find(qc.per_region.begin(), qc.per_region.end(), name) != qc.per_region.end();
+  if (!per_region && std::find(qc.per_scan.begin(), qc.per_scan.end(), name) == qc.per_scan.end())
+    throw StoreError(impl_->path.string() + ": no QC measure " + name);
+  const std::string path = "/qc/" + name;
+  std::vector<double> values(scan_count() * (per_region ? impl_->regions.size() : 1));
+  if (!values.empty())
+    check(H5Dread(open_dataset(impl_->file.get(), path).get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                  values.data()),
+          "read " + path);
   return values;
 }
 
@@ -514,6 +579,9 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   record.rank = std::isfinite(rank) && std::abs(rank) < 1e9 ? int(rank) : -1;  // -1: unknown, as never written
   for (const auto& name : impl_->metric_names)
     record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());
+  for (const auto& name : impl_->qc.per_scan) record.qc[name] = read_row_values(file, "/qc/" + name, row, 1);
+  for (const auto& name : impl_->qc.per_region)
+    record.qc[name] = read_row_values(file, "/qc/" + name, row, impl_->regions.size());
   record.labels = read_stored_labels(impl_->scan_ids[row]);
   return record;
 }

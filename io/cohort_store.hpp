@@ -35,6 +35,13 @@ struct Region {
   std::string hemisphere;  ///< "L", "R" or "-"
 };
 
+/// The QC measures a store holds under /qc/ (docs/hdf5-schema.md): the names of those with one
+/// value per scan ([scans]) and of those with one per scan and region ([scans × regions]).
+struct QcLayout {
+  std::vector<std::string> per_scan, per_region;
+  bool operator==(const QcLayout&) const = default;
+};
+
 /// The outcome of one scan, written into row `row`.
 struct ScanRecord {
   std::size_t row = 0;
@@ -47,6 +54,9 @@ struct ScanRecord {
   /// Per-region values by metric name (one value per region, region table order); a metric
   /// the store has but the record lacks stays NaN for this scan.
   std::map<std::string, std::vector<double>> metrics;
+  /// QC measures by name: one value for a per-scan measure, one per region for a per-region one;
+  /// a measure the store has but the record lacks stays NaN.
+  std::map<std::string, std::vector<double>> qc;
   /// The label map in its stored form (io/label_chunks.hpp), stored under /labels/<scan_id>.
   std::optional<StoredLabels> labels;
 };
@@ -61,7 +71,7 @@ class CohortStore {
   /// \throws StoreError if the file exists or cannot be created, or the columns disagree.
   static CohortStore create(const std::filesystem::path& path, const std::vector<TableColumn>& scans,
                             const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
-                            const Provenance& provenance);
+                            const Provenance& provenance, const QcLayout& qc = {});
 
   /// Opens an existing store read-write (for resume) or read-only.
   /// \throws StoreError if the file is missing, not HDF5, or not a cohort store.
@@ -81,6 +91,8 @@ class CohortStore {
   const std::vector<Region>& regions() const;
   const std::vector<std::string>& metric_names() const;
   std::vector<std::string> scan_columns() const;
+  /// The QC measures under /qc/; empty for a store written before QC or by another tool.
+  const QcLayout& qc_layout() const;
 
   /// The status of every row: "pending", "ok" or "failed".
   std::vector<std::string> statuses() const;
@@ -98,6 +110,9 @@ class CohortStore {
   std::vector<double> read_number_column(const std::string& name) const;
   /// A [scans × regions] metric, row-major.
   std::vector<double> read_metric(const std::string& name) const;
+  /// A QC measure: one value per scan, or [scans × regions] row-major.
+  /// \throws StoreError when the store has no such measure.
+  std::vector<double> read_qc(const std::string& name) const;
   /// The stored label map of a scan, if one was written, decoded through HDF5's filters.
   std::optional<LabelVolume> read_labels(const std::string& scan_id) const;
   /// The same map in its stored form: the chunks copied raw (H5Dread_chunk), or re-encoded
@@ -112,6 +127,7 @@ class CohortStore {
  private:
   struct Impl;
   explicit CohortStore(std::unique_ptr<Impl> impl);
+  void write_qc_row(const ScanRecord& record);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -60,6 +60,22 @@ void check_compatible(const CohortStore& first, const fs::path& first_path, cons
     throw StoreError(where + " were made with different models (model_sha256 differs)");
 }
 
+// The QC measures of every input (a store written before QC has none: its rows stay NaN there).
+QcLayout union_of_qc(const std::vector<CohortStore>& stores, const std::vector<fs::path>& inputs) {
+  QcLayout all;
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    const QcLayout& qc = stores[i].qc_layout();
+    for (const auto& [mine, other] : {std::pair{&qc.per_scan, &all.per_region}, std::pair{&qc.per_region, &all.per_scan}})
+      for (const auto& name : *mine)
+        if (std::find(other->begin(), other->end(), name) != other->end())
+          throw StoreError(inputs[i].string() + ": QC measure " + name + " has another shape than in an earlier input");
+    for (const auto& [mine, into] : {std::pair{&qc.per_scan, &all.per_scan}, std::pair{&qc.per_region, &all.per_region}})
+      for (const auto& name : *mine)
+        if (std::find(into->begin(), into->end(), name) == into->end()) into->push_back(name);
+  }
+  return all;
+}
+
 }  // namespace
 
 MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& out, const MergeOptions& options,
@@ -124,7 +140,8 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
   Provenance provenance = {{"tool", "neurocohort merge"}, {"merged_from", sources}, {"start_time", now_iso8601()}};
   for (const char* inherited : {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata"})
     if (const auto value = attribute_or(stores.front(), inherited, ""); !value.empty()) provenance[inherited] = value;
-  auto merged = CohortStore::create(out, columns, stores.front().regions(), stores.front().metric_names(), provenance);
+  auto merged = CohortStore::create(out, columns, stores.front().regions(), stores.front().metric_names(), provenance,
+                                    union_of_qc(stores, inputs));
 
   MergeSummary summary;
   summary.scans = first_input.size();

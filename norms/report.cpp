@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace nc::norms {
 namespace {
@@ -25,29 +26,6 @@ td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}th{background:#f3f3
 td:first-child,td:nth-child(2){text-align:left}.plots{display:flex;flex-wrap:wrap;gap:8px}
 .plot{width:420px}.notes{font-size:0.85em;color:#555}
 dl.notes{display:grid;grid-template-columns:max-content auto;gap:0 1em}dl.notes dd{margin:0})";
-
-std::string escape_html(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
 
 std::string display(const Cell& cell) {
   if (const auto* text = std::get_if<std::string>(&cell)) return escape_html(*text);

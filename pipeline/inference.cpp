@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/huge_pages.hpp"
 #include "kernels/resample/resample.hpp"
@@ -66,6 +67,19 @@ void accumulate_window(const float* logits, std::int64_t classes, const std::vec
         norm[std::size_t(v)] += weights[std::size_t(w)];
       }
   });
+}
+
+// The network's confidence inside the brain, counted on its own grid (coarser than the mask's,
+// so the mask is brought there by nearest neighbour).
+qc::Confidence confidence_in_brain(const std::vector<float>& probabilities, int classes, const Geometry& grid,
+                                   const Volume<std::uint8_t>& brain_mask) {
+  const Stopwatch clock;
+  LabelVolume mask(brain_mask.geometry);
+  std::copy(brain_mask.voxels.begin(), brain_mask.voxels.end(), mask.voxels.begin());
+  qc::Confidence confidence = qc::segmentation_confidence(
+      probabilities, classes, kernels::resample_labels_onto(mask, grid, kernels::Backend::Cpu));
+  confidence.seconds = clock.seconds();
+  return confidence;
 }
 
 }  // namespace
@@ -136,21 +150,23 @@ std::vector<float> sliding_window_probabilities(const SegmentationModel& model, 
   return total;
 }
 
-LabelVolume segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
-                    kernels::Backend backend) {
+Segmentation segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
+                     kernels::Backend backend) {
   const ModelMetadata& meta = model.metadata();
   const Geometry grid = kernels::resampled_grid(scan.image.geometry, meta.input_spacing_mm);
   const ImageVolume input = kernels::resample_onto(normalise(scan, meta.normalisation), grid, 0.0f, backend);
   const std::vector<float> probabilities = sliding_window_probabilities(model, input, options);
-  LabelVolume labels =
-      kernels::probabilities_to_labels(probabilities, int(meta.labels.size()) + 1, grid, scan.image.geometry, backend);
+  const int classes = int(meta.labels.size()) + 1;
+  Segmentation out{kernels::probabilities_to_labels(probabilities, classes, grid, scan.image.geometry, backend),
+                   confidence_in_brain(probabilities, classes, grid, scan.brain_mask)};
+  LabelVolume& labels = out.labels;
   for (std::size_t v = 0; v < labels.voxels.size(); ++v)
     if (!scan.brain_mask.voxels[v]) labels.voxels[v] = 0;
   // Class c of the network is the c-th label of the table; map classes to label ids.
   std::vector<std::uint16_t> id(meta.labels.size() + 1, 0);
   for (std::size_t c = 0; c < meta.labels.size(); ++c) id[c + 1] = std::uint16_t(meta.labels[c].id);
   for (auto& l : labels.voxels) l = id[l];
-  return labels;
+  return out;
 }
 
 }  // namespace nc::pipeline

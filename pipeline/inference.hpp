@@ -14,6 +14,7 @@
 #include "kernels/common/backend.hpp"
 #include "pipeline/preprocess.hpp"
 #include "pipeline/segmentation_model.hpp"
+#include "qc/measures.hpp"
 
 namespace nc::pipeline {
 
@@ -37,9 +38,13 @@ std::vector<float> gaussian_importance(const std::array<std::int64_t, 3>& patch)
 std::vector<float> sliding_window_probabilities(const SegmentationModel& model, const ImageVolume& input,
                                                 const SlidingWindowOptions& options);
 
-/// The model's label map of a preprocessed scan, on the scan's preprocessed grid, 0 outside
-/// its brain mask.
-LabelVolume segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
+struct Segmentation {
+  LabelVolume labels;         ///< on the scan's preprocessed grid, 0 outside its brain mask
+  qc::Confidence confidence;  ///< of the network inside the brain mask, on the model's grid
+};
+
+/// The model's label map of a preprocessed scan and how sure the network was of it.
+Segmentation segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
                     kernels::Backend backend);
 
 }  // namespace nc::pipeline

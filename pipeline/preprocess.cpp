@@ -90,6 +90,7 @@ PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, 
   const IndexBox box =
       crop_box(mask_bounds(strip.mask), std::int64_t(std::ceil(params.margin_mm / params.spacing_mm)));
   PreprocessedScan out;
+  out.image_qc = qc::measure_image(iso, strip.mask, modality);
   out.brain_mask = crop(strip.mask, box, std::uint8_t{0});
   out.image = crop(strip.masked, box, 0.0f);
   out.icv_ml = strip.icv_ml;

@@ -12,6 +12,7 @@
 #include "jobs/manifest.hpp"
 #include "kernels/common/backend.hpp"
 #include "kernels/equalize/equalize.hpp"
+#include "qc/measures.hpp"
 
 namespace nc::pipeline {
 
@@ -32,6 +33,7 @@ struct PreprocessedScan {
   Volume<std::uint8_t> brain_mask;  ///< same grid as `image`
   double icv_ml = 0;                ///< brain mask volume (before cropping; cropping keeps all of it)
   float threshold = 0;              ///< the skull-strip lower threshold (Otsu's for MR)
+  qc::ImageMeasures image_qc;       ///< of the 1 mm image and mask before cropping
 };
 
 /// \throws Error (naming the reason, not the scan: the caller knows it) when the image has no

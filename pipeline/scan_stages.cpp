@@ -55,12 +55,36 @@ std::vector<int> region_labels(const SegmentationModel& model) {
   return ids;
 }
 
+void record_image_qc(ScanWork& work, const qc::ImageMeasures& m) {
+  work.qc["brain_share_of_head"] = {m.brain_share_of_head};
+  work.qc["mask_border_share"] = {m.mask_border_share};
+  work.qc["brain_median"] = {m.brain_median};
+  work.qc["tissue_cnr"] = {m.tissue_cnr};
+  work.qc["air_fraction"] = {m.air_fraction};
+  work.qc["qc_seconds"] = {m.seconds};
+}
+
+void record_segmentation_qc(ScanWork& work, const qc::Confidence& confidence, const qc::RegionShapes& shapes) {
+  work.qc["mean_max_probability"] = {confidence.mean_max_probability};
+  work.qc["low_margin_fraction"] = {confidence.low_margin_fraction};
+  work.qc["components"] = shapes.components;
+  work.qc["outside_largest_share"] = shapes.outside_largest_share;
+  work.qc["qc_seconds"][0] += confidence.seconds + shapes.seconds;
+}
+
 }  // namespace
 
 const std::vector<std::string>& metric_names() {
   static const std::vector<std::string> names = {"volume_ml", "dice", "precision", "recall", "hd95_mm",
                                                  "volume_similarity"};
   return names;
+}
+
+io::QcLayout qc_layout() {
+  io::QcLayout layout;
+  for (const auto& m : qc::kMeasures)
+    (m.shape == qc::Shape::PerScan ? layout.per_scan : layout.per_region).emplace_back(m.name);
+  return layout;
 }
 
 void read_stage(ScanWork& work, const RunSettings& settings) {
@@ -87,14 +111,17 @@ void preprocess_stage(ScanWork& work, const RunSettings& settings) {
   run_stage(work, kPreprocess, [&] {
     work.preprocessed = preprocess(work.image, work.scan.modality, settings.preprocess, settings.backend);
     work.icv_ml = work.preprocessed.icv_ml;
+    record_image_qc(work, work.preprocessed.image_qc);
   });
 }
 
 void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
   run_stage(work, kInfer, [&] {
-    const LabelVolume iso = segment(model, work.preprocessed, settings.window, settings.backend);
+    const Segmentation segmentation = segment(model, work.preprocessed, settings.window, settings.backend);
+    // Components are counted on the 1 mm grid: the same anatomy as the native map, a fraction of its voxels.
+    record_segmentation_qc(work, segmentation.confidence, qc::region_shapes(segmentation.labels, region_labels(model)));
     // Back to the scan's own grid, so the stored map overlays the original image.
-    work.labels = kernels::resample_labels_onto(iso, work.image.geometry, settings.backend);
+    work.labels = kernels::resample_labels_onto(segmentation.labels, work.image.geometry, settings.backend);
     work.preprocessed = {};
   });
 }
@@ -133,6 +160,7 @@ io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank) {
     record.metrics["hd95_mm"] = m.hd95_mm;
     record.metrics["volume_similarity"] = m.volume_similarity;
   }
+  record.qc = std::move(work.qc);
   record.labels = std::move(work.stored_labels);
   return record;
 }

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -48,6 +49,8 @@ struct ScanWork {
   LabelVolume labels;                             ///< the model's map on the native grid, until measured
   std::optional<io::StoredLabels> stored_labels;  ///< the same map in the store's form
   RegionMetrics metrics;
+  /// QC measures by name (qc/measures.hpp): one value, or one per region; filled by the stages.
+  std::map<std::string, std::vector<double>> qc;
 };
 
 void read_stage(ScanWork& work, const RunSettings& settings);
@@ -60,5 +63,8 @@ io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank);
 
 /// The metric names a record carries, in store order.
 const std::vector<std::string>& metric_names();
+
+/// The QC measures a record carries (qc::kMeasures), as the store lays them out.
+io::QcLayout qc_layout();
 
 }  // namespace nc::pipeline

@@ -27,11 +27,11 @@ TEST(InferenceGpu, CudaModelAgreesWithTheCpuModelInEachPrecision) {
   if (!kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
   if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
   const auto cpu = SegmentationModel::load(NC_DEFAULT_MODEL);
-  const LabelVolume reference = segment(cpu, colin27(), {}, kernels::Backend::Cpu);
+  const LabelVolume reference = segment(cpu, colin27(), {}, kernels::Backend::Cpu).labels;
   for (const auto& [precision, floor] :
        {std::pair{Precision::Float32, 0.999}, {Precision::BFloat16, 0.98}, {Precision::Float16, 0.99}}) {
     const auto gpu = SegmentationModel::load(NC_DEFAULT_MODEL, std::nullopt, Device::Cuda, precision);
-    const LabelVolume labels = segment(gpu, colin27(), {}, kernels::Backend::Cuda);
+    const LabelVolume labels = segment(gpu, colin27(), {}, kernels::Backend::Cuda).labels;
     ASSERT_EQ(labels.geometry, reference.geometry);
     EXPECT_GE(agreement(labels, reference), floor) << precision_name(precision);
   }

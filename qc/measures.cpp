@@ -1,0 +1,225 @@
+#include "qc/measures.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace nc::qc {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The image's 99th percentile from every 7th voxel: a level for "head", not an exact statistic,
+// so a strided sample keeps this a small fraction of the preprocessing time.
+float sampled_p99(const ImageVolume& image) {
+  std::vector<float> sample;
+  sample.reserve(image.voxels.size() / 7 + 1);
+  for (std::size_t v = 0; v < image.voxels.size(); v += 7) sample.push_back(image.voxels[v]);
+  const auto at = sample.begin() + std::ptrdiff_t(0.99 * double(sample.size() - 1));
+  std::nth_element(sample.begin(), at, sample.end());
+  return *at;
+}
+
+float head_level(const ImageVolume& image, jobs::Modality modality) {
+  return modality == jobs::Modality::CT ? kAirHu : 0.1f * sampled_p99(image);
+}
+
+// The value at quantile q of `values` (partially reordering them).
+float quantile(std::vector<float>& values, double q) {
+  const auto at = values.begin() + std::ptrdiff_t(q * double(values.size() - 1));
+  std::nth_element(values.begin(), at, values.end());
+  return *at;
+}
+
+// Otsu's two classes of `values` over a 256-bin histogram of [lo, hi], then the distance of the
+// class means in units of their pooled standard deviation.
+double two_class_cnr(const std::vector<float>& values, float lo, float hi) {
+  if (!(hi > lo)) return 0;
+  constexpr int kBins = 256;
+  std::array<double, kBins> count{}, sum{};
+  const double scale = kBins / double(hi - lo);
+  for (float v : values) {
+    const int b = std::clamp(int((double(v) - lo) * scale), 0, kBins - 1);
+    count[std::size_t(b)] += 1;
+    sum[std::size_t(b)] += v;
+  }
+  const double total = double(values.size());
+  double total_sum = 0;
+  for (double s : sum) total_sum += s;
+  double below = 0, below_sum = 0, best = -1;
+  int split = 0;
+  for (int b = 0; b + 1 < kBins; ++b) {
+    below += count[std::size_t(b)];
+    below_sum += sum[std::size_t(b)];
+    const double above = total - below;
+    if (below == 0 || above == 0) continue;
+    const double d = below_sum / below - (total_sum - below_sum) / above;
+    const double between = below * above * d * d;
+    if (between > best) {
+      best = between;
+      split = b;
+    }
+  }
+  const double threshold = lo + double(split + 1) / scale;
+  double n[2] = {0, 0}, mean[2] = {0, 0}, m2[2] = {0, 0};
+  for (float v : values) {  // Welford per class: exact moments, not the binned ones
+    const int c = double(v) >= threshold ? 1 : 0;
+    n[c] += 1;
+    const double delta = v - mean[c];
+    mean[c] += delta / n[c];
+    m2[c] += delta * (v - mean[c]);
+  }
+  if (n[0] < 2 || n[1] < 2) return 0;
+  const double pooled = std::sqrt((m2[0] / (n[0] - 1) + m2[1] / (n[1] - 1)) / 2);
+  return pooled > 0 ? std::fabs(mean[1] - mean[0]) / pooled : 0;
+}
+
+// Union-find over voxel indices, roots being the smallest index of their component.
+std::int32_t find_root(std::vector<std::int32_t>& parent, std::int32_t v) {
+  while (parent[std::size_t(v)] != v) {
+    parent[std::size_t(v)] = parent[std::size_t(parent[std::size_t(v)])];
+    v = parent[std::size_t(v)];
+  }
+  return v;
+}
+
+void unite(std::vector<std::int32_t>& parent, std::int32_t a, std::int32_t b) {
+  a = find_root(parent, a);
+  b = find_root(parent, b);
+  if (a != b) parent[std::size_t(std::max(a, b))] = std::min(a, b);
+}
+
+}  // namespace
+
+int inferior_face(const Geometry& grid) {
+  int face = 0;
+  double lowest = std::numeric_limits<double>::infinity();
+  for (int axis = 0; axis < 3; ++axis) {
+    const double z = grid.direction[std::size_t(6 + axis)];  // LPS z of the axis: +z is superior
+    for (const auto& [f, normal_z] : {std::pair{2 * axis, -z}, std::pair{2 * axis + 1, z}})
+      if (normal_z < lowest) {
+        lowest = normal_z;
+        face = f;
+      }
+  }
+  return face;
+}
+
+ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>& brain_mask,
+                            jobs::Modality modality) {
+  const Stopwatch clock;
+  if (image.geometry.size != brain_mask.geometry.size) throw Error("qc: the image and its brain mask differ in size");
+  const auto& s = image.geometry.size;
+  const float head = head_level(image, modality);
+  const int inferior = inferior_face(image.geometry);
+  std::int64_t head_voxels = 0, air_voxels = 0, border_voxels = 0;
+  std::vector<float> brain;
+  for (std::int64_t k = 0; k < s[2]; ++k)
+    for (std::int64_t j = 0; j < s[1]; ++j) {
+      const std::size_t row = std::size_t(image.geometry.linear_index(0, j, k));
+      const bool row_on_border = (j == 0 && inferior != 2) || (j == s[1] - 1 && inferior != 3) ||
+                                 (k == 0 && inferior != 4) || (k == s[2] - 1 && inferior != 5);
+      for (std::int64_t i = 0; i < s[0]; ++i) {
+        const float v = image.voxels[row + std::size_t(i)];
+        head_voxels += v > head;
+        air_voxels += v < kAirHu;
+        if (!brain_mask.voxels[row + std::size_t(i)]) continue;
+        brain.push_back(v);
+        border_voxels += row_on_border || (i == 0 && inferior != 0) || (i == s[0] - 1 && inferior != 1);
+      }
+    }
+  ImageMeasures m;
+  m.air_fraction = double(air_voxels) / double(std::max<std::int64_t>(image.geometry.voxel_count(), 1));
+  if (brain.empty()) return {kNaN, kNaN, kNaN, kNaN, m.air_fraction, clock.seconds()};
+  m.brain_share_of_head = double(brain.size()) / double(std::max<std::int64_t>(head_voxels, 1));
+  m.mask_border_share = double(border_voxels) / double(brain.size());
+  m.brain_median = quantile(brain, 0.5);
+  const float lo = quantile(brain, 0.01), hi = quantile(brain, 0.99);
+  m.tissue_cnr = two_class_cnr(brain, lo, hi);
+  m.seconds = clock.seconds();
+  return m;
+}
+
+Confidence segmentation_confidence(const std::vector<float>& probabilities, int classes, const LabelVolume& brain_mask) {
+  const Stopwatch clock;
+  const std::size_t nv = brain_mask.voxels.size();
+  if (classes < 2 || probabilities.size() != std::size_t(classes) * nv)
+    throw Error("qc: " + std::to_string(probabilities.size()) + " probabilities for " + std::to_string(classes) +
+                " classes of " + std::to_string(nv) + " voxels");
+  double sum_max = 0;
+  std::int64_t brain = 0, low = 0;
+  for (std::size_t v = 0; v < nv; ++v) {
+    if (!brain_mask.voxels[v]) continue;
+    float first = 0, second = 0;
+    for (int c = 0; c < classes; ++c) {
+      const float p = probabilities[std::size_t(c) * nv + v];
+      if (p > first) {
+        second = first;
+        first = p;
+      } else if (p > second) {
+        second = p;
+      }
+    }
+    sum_max += first;
+    low += double(first - second) < kLowMargin;
+    ++brain;
+  }
+  if (brain == 0) throw Error("qc: the brain mask is empty on the model's grid");
+  return {sum_max / double(brain), double(low) / double(brain), clock.seconds()};
+}
+
+RegionShapes region_shapes(const LabelVolume& labels, const std::vector<int>& regions) {
+  const Stopwatch clock;
+  if (labels.voxels.size() > std::size_t(std::numeric_limits<std::int32_t>::max()))
+    throw Error("qc: the label map is too large for the component count");
+  std::vector<int> region_of(65536, -1);
+  for (std::size_t r = 0; r < regions.size(); ++r)
+    if (regions[r] >= 0 && regions[r] < 65536) region_of[std::size_t(regions[r])] = int(r);
+
+  const auto& s = labels.geometry.size;
+  const std::int32_t row = std::int32_t(s[0]), slice = std::int32_t(s[0] * s[1]);
+  const auto& l = labels.voxels;
+  std::vector<std::int32_t> parent(l.size(), -1);
+  for (std::int64_t k = 0, v = 0; k < s[2]; ++k)
+    for (std::int64_t j = 0; j < s[1]; ++j)
+      for (std::int64_t i = 0; i < s[0]; ++i, ++v) {
+        if (region_of[l[std::size_t(v)]] < 0) continue;
+        const auto here = std::int32_t(v);
+        parent[std::size_t(v)] = here;
+        if (i > 0 && l[std::size_t(v - 1)] == l[std::size_t(v)]) unite(parent, here, here - 1);
+        if (j > 0 && l[std::size_t(v - row)] == l[std::size_t(v)]) unite(parent, here, here - row);
+        if (k > 0 && l[std::size_t(v - slice)] == l[std::size_t(v)]) unite(parent, here, here - slice);
+      }
+
+  // Roots come first in memory order, so each component's number exists when its voxels follow.
+  std::vector<std::int32_t> component(l.size());
+  std::vector<std::int64_t> size;
+  std::vector<int> region;
+  for (std::size_t v = 0; v < l.size(); ++v) {
+    if (parent[v] < 0) continue;
+    const std::int32_t root = find_root(parent, std::int32_t(v));
+    if (std::size_t(root) == v) {
+      component[v] = std::int32_t(size.size());
+      size.push_back(0);
+      region.push_back(region_of[l[v]]);
+    }
+    ++size[std::size_t(component[std::size_t(root)])];
+  }
+
+  RegionShapes shapes{std::vector<double>(regions.size(), 0), std::vector<double>(regions.size(), kNaN)};
+  std::vector<std::int64_t> total(regions.size(), 0), largest(regions.size(), 0);
+  for (std::size_t c = 0; c < size.size(); ++c) {
+    const auto r = std::size_t(region[c]);
+    shapes.components[r] += 1;
+    total[r] += size[c];
+    largest[r] = std::max(largest[r], size[c]);
+  }
+  for (std::size_t r = 0; r < regions.size(); ++r)
+    if (total[r] > 0) shapes.outside_largest_share[r] = double(total[r] - largest[r]) / double(total[r]);
+  return shapes;
+}
+
+}  // namespace nc::qc
