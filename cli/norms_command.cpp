@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 
 #include "cli/commands.hpp"
 #include "cli/version.hpp"
@@ -13,6 +15,7 @@
 #include "io/table_file.hpp"
 #include "norms/build.hpp"
 #include "norms/report.hpp"
+#include "qc/flags.hpp"
 
 namespace nc::cli {
 namespace {
@@ -23,7 +26,7 @@ using norms::Table;
 
 struct BuildOptions {
   std::vector<fs::path> inputs;
-  fs::path out, tsv_dir, report, compare;
+  fs::path out, tsv_dir, report, compare, qc;
   std::vector<std::string> exclude;
   norms::AnalysisOptions analysis;
   int knots = 4;
@@ -69,16 +72,46 @@ void check_writable_folder(const fs::path& dir) {
   if (ec || !fs::is_directory(dir)) throw Error(dir.string() + ": cannot create the folder");
 }
 
+// Leaves out the scans qc.tsv flags, and says how many and why (log, report notes, NORMS.h5).
+norms::Cohort without_flagged(norms::Cohort cohort, const fs::path& qc_tsv, std::string& account) {
+  std::vector<std::string> ids;
+  std::map<std::string, std::size_t> by_flag;
+  std::size_t held = 0;
+  const std::unordered_set<std::string> in_cohort(cohort.scan_id.begin(), cohort.scan_id.end());
+  for (const auto& [id, flags] : qc::read_flagged_scans(qc_tsv)) {
+    if (!in_cohort.count(id)) continue;
+    ++held;
+    ids.push_back(id);
+    std::size_t start = 0;
+    while (start <= flags.size()) {
+      const auto comma = std::min(flags.find(',', start), flags.size());
+      ++by_flag[flags.substr(start, comma - start)];
+      start = comma + 1;
+    }
+  }
+  std::string reasons;
+  for (const auto& [name, n] : by_flag) reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", name, n);
+  account = fmt::format("{} of {} scans left out as flagged by {}{}{}", held, cohort.size(), qc_tsv.string(),
+                        reasons.empty() ? "" : ": ", reasons);
+  spdlog::info("norms: {}", account);
+  return norms::without_scans(cohort, ids);
+}
+
 int run_build(const BuildOptions& options) {
   const auto threads = limit_threads(options.threads);
   const Stopwatch clock;
-  const norms::Cohort cohort = load_and_pool(options.inputs, options.exclude);
+  std::string qc_account;
+  const norms::Cohort cohort = options.qc.empty()
+                                   ? load_and_pool(options.inputs, options.exclude)
+                                   : without_flagged(load_and_pool(options.inputs, options.exclude), options.qc, qc_account);
   std::optional<norms::Cohort> compared;
   if (!options.compare.empty()) compared = norms::load_cohort(options.compare, {options.exclude});
   spdlog::info("norms: {} scans pooled, read in {:.1f} s", cohort.size(), clock.seconds());
 
   const auto result = norms::build_norms(cohort, compared ? &*compared : nullptr, options.analysis, options.knots);
-  const auto& [tables, model, reference, notes] = result;
+  const auto& [tables, model, reference, build_notes] = result;
+  Notes notes = build_notes;
+  if (!qc_account.empty()) notes.insert(notes.begin(), qc_account);
   spdlog::info("norms: statistics of {} measures in {:.1f} s", norms::measures_of(cohort).names.size(),
                clock.seconds());
   log_notes(notes);
@@ -86,7 +119,7 @@ int run_build(const BuildOptions& options) {
   auto file = io::TableFile::create(options.out);
   std::string inputs;
   for (const auto& p : options.inputs) inputs += (inputs.empty() ? "" : " ") + p.string();
-  const std::vector<std::pair<std::string, std::string>> provenance = {
+  std::vector<std::pair<std::string, std::string>> provenance = {
       {"tool_version", kVersion},
       {"git_commit", kGitCommit},
       {"inputs", inputs},
@@ -95,6 +128,7 @@ int run_build(const BuildOptions& options) {
       {"regression_scale", std::string(options.analysis.log_volume ? "ln volume" : "volume") + " ~ " +
                                (options.analysis.log_age ? "ln age" : "age")},
       {"created", now_iso8601()}};
+  if (!qc_account.empty()) provenance.emplace_back("qc_exclusion", qc_account);
   for (const auto& [k, v] : provenance) file.set_attribute(k, v);
   for (const auto& t : tables)
     if (!t.rows.empty()) file.write_table("/tables/" + t.name, t.columns());
@@ -199,6 +233,8 @@ void add_norms_command(CLI::App& app, Action& action) {
   b->add_option("--tsv", build->tsv_dir, "Folder for the tables as TSV files");
   b->add_option("--report", build->report, "Self-contained HTML report with tables and plots");
   b->add_option("--compare", build->compare, "Other results/volumes of the same scans: agreement table and plots")
+      ->check(CLI::ExistingFile);
+  b->add_option("--qc", build->qc, "qc.tsv of neurocohort qc: leave out the scans it flags")
       ->check(CLI::ExistingFile);
   b->add_option("--control-group", build->analysis.control_group, "Reference group of the group column")
       ->capture_default_str();

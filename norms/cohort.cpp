@@ -247,6 +247,30 @@ Cohort load_cohort(const fs::path& path, const LoadOptions& options) {
   return c;
 }
 
+Cohort without_scans(const Cohort& cohort, const std::vector<std::string>& scan_ids) {
+  const std::unordered_set<std::string> drop(scan_ids.begin(), scan_ids.end());
+  std::vector<long> keep;
+  for (std::size_t i = 0; i < cohort.size(); ++i)
+    if (!drop.count(cohort.scan_id[i])) keep.push_back(long(i));
+  Cohort out = cohort;
+  const auto pick = [&](auto& column) {
+    if (column.empty()) return;
+    auto all = std::move(column);
+    column.clear();
+    for (long i : keep) column.push_back(all[std::size_t(i)]);
+  };
+  pick(out.scan_id);
+  pick(out.sex);
+  pick(out.group);
+  pick(out.site);
+  pick(out.modality);
+  pick(out.age);
+  pick(out.icv_ml);
+  out.volume_ml = cohort.volume_ml(keep, Eigen::all);
+  if (cohort.dice) out.dice = Eigen::MatrixXd((*cohort.dice)(keep, Eigen::all));
+  return out;
+}
+
 Cohort pool(std::vector<Cohort> parts) {
   if (parts.empty()) throw Error("no inputs to pool");
   Cohort all = std::move(parts.front());

@@ -46,6 +46,9 @@ Cohort load_cohort(const std::filesystem::path& path, const LoadOptions& options
 /// \throws Error when a region is missing from an input or a scan_id repeats.
 Cohort pool(std::vector<Cohort> parts);
 
+/// The cohort without the scans named in `scan_ids` (ids it does not hold are ignored).
+Cohort without_scans(const Cohort& cohort, const std::vector<std::string>& scan_ids);
+
 /// Hemisphere and pair key from a region name: `_L`/`_R` suffix, `Left-`/`Right-` or
 /// `lh_`/`rh_` prefix; "-" and the name itself otherwise.
 Measure measure_from_name(const std::string& name);

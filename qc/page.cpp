@@ -20,7 +20,7 @@ const char* kStyle = R"(body{font-family:sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.5em}table{border-collapse:collapse;font-size:0.8em}
 td,th{border:1px solid #ddd;padding:2px 6px;vertical-align:middle}th{background:#f3f3f3;cursor:pointer;position:sticky;top:0}
 td.n{text-align:right}tr.flagged td{background:#fff4f0}.flag{display:inline-block;background:#c0392b;color:#fff;
-border-radius:3px;padding:0 4px;margin:1px;font-size:0.9em}.reason{max-width:40em;font-size:0.9em;color:#444}
+border-radius:3px;padding:0 4px;margin:1px;font-size:0.9em}.reason{min-width:30em;max-width:60em;font-size:0.9em;color:#444}
 .legend span{display:inline-block;margin-right:1em}.swatch{display:inline-block;width:1em;height:1em;
 vertical-align:middle;margin-right:0.3em;border:1px solid #888}img.thumb{display:block;background:#000}
 .summary td{text-align:right}.notes{font-size:0.85em;color:#555})";
@@ -92,6 +92,20 @@ std::vector<std::size_t> display_order(const Assessment& a) {
   return order;
 }
 
+// The first findings of a reason; qc.tsv keeps them all.
+std::string shortened_reason(const std::string& reason) {
+  constexpr std::size_t kShown = 3;
+  std::size_t at = 0;
+  for (std::size_t shown = 0; shown < kShown; ++shown) {
+    at = reason.find("; ", at);
+    if (at == std::string::npos) return reason;
+    at += 2;
+  }
+  std::size_t more = 1;
+  for (std::size_t p = reason.find("; ", at); p != std::string::npos; p = reason.find("; ", p + 2)) ++more;
+  return reason.substr(0, at - 2) + fmt::format("; and {} more (qc.tsv)", more);
+}
+
 void write_row(std::ostream& html, const PageContent& c, std::size_t i) {
   const Assessment& a = *c.assessment;
   const auto& row = a.table.rows[i];
@@ -121,7 +135,8 @@ void write_row(std::ostream& html, const PageContent& c, std::size_t i) {
   for (const auto& f : a.flags[i]) html << "<span class=\"flag\">" << escape_html(f.name) << "</span>";
   html << "</td><td class=\"reason\">";
   for (std::size_t f = 0; f < a.flags[i].size(); ++f)
-    html << (f ? "<br>" : "") << "<b>" << escape_html(a.flags[i][f].name) << "</b>: " << escape_html(a.flags[i][f].reason);
+    html << (f ? "<br>" : "") << "<b>" << escape_html(a.flags[i][f].name)
+         << "</b>: " << escape_html(shortened_reason(a.flags[i][f].reason));
   html << "</td></tr>\n";
 }
 

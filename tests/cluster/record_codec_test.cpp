@@ -40,6 +40,8 @@ io::ScanRecord record_with(const LabelVolume& labels, std::size_t row) {
   r.rank = 12;
   r.metrics["volume_ml"] = {101.5, 99.0, 0.0};
   r.metrics["dice"] = {};
+  r.qc["mean_max_probability"] = {0.93};
+  r.qc["components"] = {1, 4, 0};
   r.labels = io::to_stored_form(labels);
   return r;
 }
@@ -52,6 +54,7 @@ void expect_same(const io::ScanRecord& a, const io::ScanRecord& b) {
   EXPECT_EQ(a.host, b.host);
   EXPECT_EQ(a.rank, b.rank);
   EXPECT_EQ(a.metrics, b.metrics);
+  EXPECT_EQ(a.qc, b.qc);
   ASSERT_EQ(a.labels.has_value(), b.labels.has_value());
   if (a.labels) {
     EXPECT_TRUE(*a.labels == *b.labels);

@@ -1,6 +1,6 @@
 // libFuzzer target: nc::cluster::decode_record on arbitrary bytes (the message a worker rank
 // sends the coordinator). Malformed input must throw nc::Error; a decoded record must survive
-// encode -> decode unchanged (row, ok, error, metrics bit for bit, the label map's stored
+// encode -> decode unchanged (row, ok, error, metrics and QC measures bit for bit, the label map's stored
 // chunks byte for byte). A decoded label map is then decoded from its stored form
 // (io::from_stored_form: checksums, inflate, unshuffle) as a reader of the store would, where
 // it has at most 2^24 voxels; a damaged chunk must throw nc::Error.
@@ -22,9 +22,11 @@ bool same_record(const nc::io::ScanRecord& a, const nc::io::ScanRecord& b) {
   if (a.row != b.row || a.ok != b.ok || a.error != b.error || a.host != b.host || a.rank != b.rank) return false;
   if (std::memcmp(&a.icv_ml, &b.icv_ml, sizeof(double)) != 0) return false;
   if (std::memcmp(&a.seconds, &b.seconds, sizeof(double)) != 0) return false;
-  if (a.metrics.size() != b.metrics.size()) return false;
-  for (auto ia = a.metrics.begin(), ib = b.metrics.begin(); ia != a.metrics.end(); ++ia, ++ib)
-    if (ia->first != ib->first || !same_bits(ia->second, ib->second)) return false;
+  for (const auto& [ma, mb] : {std::pair{&a.metrics, &b.metrics}, std::pair{&a.qc, &b.qc}}) {
+    if (ma->size() != mb->size()) return false;
+    for (auto ia = ma->begin(), ib = mb->begin(); ia != ma->end(); ++ia, ++ib)
+      if (ia->first != ib->first || !same_bits(ia->second, ib->second)) return false;
+  }
   if (a.labels.has_value() != b.labels.has_value()) return false;
   if (!a.labels) return true;
   // Geometry bit for bit (a NaN spacing is not == itself), width, every stored chunk's bytes.

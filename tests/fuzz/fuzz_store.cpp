@@ -38,6 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       attempt([&] { (void)store.read_number_column(name); });
     }
     for (const auto& name : store.metric_names()) attempt([&] { (void)store.read_metric(name); });
+    for (const auto* names : {&store.qc_layout().per_scan, &store.qc_layout().per_region})
+      for (const auto& name : *names) attempt([&] { (void)store.read_qc(name); });
     attempt([&] { (void)store.statuses(); });
     attempt([&] { (void)store.read_scan_table(); });
     for (std::size_t row = 0; row < std::min(store.scan_count(), kMaxRows); ++row)

@@ -47,6 +47,8 @@ std::vector<ScanRecord> records() {
   ok.rank = 1;
   ok.metrics["volume_ml"] = {12.5, 13.0};
   ok.metrics["dice"] = {0.9, std::nan("")};
+  ok.qc["mean_max_probability"] = {0.93};
+  ok.qc["components"] = {1, 2};
   ok.labels = nc::io::to_stored_form(tiny_labels(4, 3, 2, 2));
   out.push_back(ok);
 
@@ -74,7 +76,8 @@ void write_store(const fs::path& path, std::size_t scans, bool with_records) {
       {"scan_id", ids}, {"modality", std::vector<std::string>(scans, "CT")}, {"age", ages}};
   const std::vector<nc::io::Region> regions = {{1, "frontal_L", "L"}, {2, "frontal_R", "R"}};
   auto store = nc::io::CohortStore::create(path, table, regions, {"volume_ml", "dice"},
-                                           {{"version", "fuzz-seed"}, {"precision", "fp32"}});
+                                           {{"version", "fuzz-seed"}, {"precision", "fp32"}},
+                                           {{"mean_max_probability"}, {"components"}});
   if (!with_records) return;
   auto recs = records();
   recs[0].row = 1;

@@ -20,7 +20,7 @@ using test::TempDir;
 
 CohortStore make_store(const std::filesystem::path& path, std::size_t scans) {
   return CohortStore::create(path, test::test_scan_table(scans), test::test_regions(), test::test_metrics(),
-                             {{"tool_version", "test"}, {"configuration", "{\"threads\": 2}"}});
+                             {{"tool_version", "test"}, {"configuration", "{\"threads\": 2}"}}, test::test_qc_layout());
 }
 
 TEST(CohortStore, NewStoreHasEveryScanPendingInManifestOrder) {
@@ -109,6 +109,53 @@ TEST(CohortStore, RefusesMetricOfWrongLengthAndUnknownMetric) {
   EXPECT_THROW(store.write(out_of_range), StoreError);
 }
 
+// QC measures: per scan [scans] and per region [scans × regions] under /qc, NaN until written
+// (qc_seconds, which the record lacks, stays NaN); the layout is found again on open.
+TEST(CohortStore, QcMeasuresReadBackByShape) {
+  TempDir dir;
+  make_store(dir / "r.h5", 3).write(test::test_record(1));
+  const auto store = CohortStore::open(dir / "r.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_EQ(store.qc_layout(), test::test_qc_layout());
+  const auto confidence = store.read_qc("mean_max_probability");
+  ASSERT_EQ(confidence.size(), 3u);
+  EXPECT_TRUE(std::isnan(confidence[0]));
+  EXPECT_DOUBLE_EQ(confidence[1], 0.94);
+  const auto components = store.read_qc("components");
+  ASSERT_EQ(components.size(), 9u);
+  EXPECT_EQ(std::vector<double>(components.begin() + 3, components.begin() + 6), (std::vector<double>{1, 3, 0}));
+  EXPECT_TRUE(std::isnan(store.read_qc("qc_seconds")[1]));
+  EXPECT_EQ(store.read_record(1).qc.at("components"), (std::vector<double>{1, 3, 0}));
+  EXPECT_THROW(store.read_qc("dice"), StoreError);
+}
+
+TEST(CohortStore, RefusesQcMeasuresItDoesNotHoldOrOfTheWrongLength) {
+  TempDir dir;
+  auto store = make_store(dir / "r.h5", 2);
+  auto unknown = test::test_record(0);
+  unknown.qc["sharpness"] = {1.0};
+  EXPECT_THROW(store.write(unknown), StoreError);
+  auto wrong = test::test_record(0);
+  wrong.qc["components"] = {1, 2};  // three regions
+  EXPECT_THROW(store.write(wrong), StoreError);
+  auto per_scan = test::test_record(0);
+  per_scan.qc["mean_max_probability"] = {0.9, 0.8};
+  EXPECT_THROW(store.write(per_scan), StoreError);
+}
+
+// A store written before QC existed (or by another tool) has no /qc: it opens with no measures.
+TEST(CohortStore, StoreWithoutQcOpensWithAnEmptyLayout) {
+  TempDir dir;
+  {
+    auto store = CohortStore::create(dir / "r.h5", test::test_scan_table(2), test::test_regions(), test::test_metrics(), {});
+    auto record = test::test_record(0);
+    record.qc.clear();
+    store.write(record);
+  }
+  const auto store = CohortStore::open(dir / "r.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_TRUE(store.qc_layout().per_scan.empty() && store.qc_layout().per_region.empty());
+  EXPECT_TRUE(store.read_record(0).qc.empty());
+}
+
 TEST(CohortStore, OpeningSomethingElseIsAClearError) {
   TempDir dir;
   EXPECT_THROW(CohortStore::open(dir / "absent.h5", CohortStore::Mode::ReadOnly), StoreError);
@@ -138,6 +185,9 @@ TEST(CohortStore, DebianH5pyReadsEveryDataset) {
   EXPECT_EQ(json["regions"]["hemisphere"], (std::vector<std::string>{"L", "R", "-"}));
   EXPECT_DOUBLE_EQ(json["metrics"]["volume_ml"][3][0].get<double>(), 13.0);
   EXPECT_TRUE(json["metrics"]["dice"][0][1].is_null());
+  EXPECT_DOUBLE_EQ(json["qc"]["mean_max_probability"][0].get<double>(), 0.95);
+  EXPECT_TRUE(json["qc"]["mean_max_probability"][1].is_null());
+  EXPECT_EQ(json["qc"]["components"][0], (std::vector<double>{1, 2, 0}));
   const auto& labels = json["labels"]["sub-100"];
   EXPECT_EQ(labels["shape"], (std::vector<int>{3, 4, 5}));  // [k][j][i]
   EXPECT_EQ(labels["dtype"], "uint8");

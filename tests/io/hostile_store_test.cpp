@@ -22,7 +22,8 @@ using test::TempDir;
 std::filesystem::path tampered_store(const TempDir& dir, const std::function<void(hid_t)>& edit) {
   const auto path = dir / "r.h5";
   {
-    auto store = CohortStore::create(path, test::test_scan_table(3), test::test_regions(), test::test_metrics(), {});
+    auto store = CohortStore::create(path, test::test_scan_table(3), test::test_regions(), test::test_metrics(), {},
+                                     test::test_qc_layout());
     store.write(test::test_record(1));
   }
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -103,6 +104,17 @@ TEST(HostileStore, ShortOrOneDimensionalMetricsAreRefused) {
     }));
     EXPECT_NE(error.find("/metrics/volume_ml has shape"), std::string::npos) << dims.size() << ": " << error;
   }
+}
+
+TEST(HostileStore, QcMeasuresOfAnotherShapeAreRefused) {
+  TempDir dir;
+  EXPECT_NE(first_error(tampered_store(dir, [](hid_t f) { replace_with_doubles(f, "/qc/components", {3, 7}); }))
+                .find("/qc/components has shape 3×7, expected 3×3"),
+            std::string::npos);
+  TempDir dir2;
+  EXPECT_NE(first_error(tampered_store(dir2, [](hid_t f) { replace_with_doubles(f, "/qc/qc_seconds", {4}); }))
+                .find("/qc/qc_seconds has shape 4, expected 3"),
+            std::string::npos);
 }
 
 TEST(HostileStore, ScanColumnsOfAnotherLengthAreRefused) {

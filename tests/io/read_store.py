@@ -1,7 +1,7 @@
 """Reads every dataset of a cohort store with Debian's h5py and prints a JSON summary.
 
 Used by cohort_store_test to prove that the files are plain HDF5 that Python tools read
-without neurocohort: every /scans column, /regions, /metrics, each /labels map and its
+without neurocohort: every /scans column, /regions, /metrics, /qc, each /labels map and its
 attributes, and the root attributes.
 """
 import json
@@ -16,7 +16,7 @@ def text(values):
 
 
 def main(path):
-    out = {"scans": {}, "metrics": {}, "labels": {}, "attrs": {}}
+    out = {"scans": {}, "metrics": {}, "qc": {}, "labels": {}, "attrs": {}}
     with h5py.File(path, "r") as f:
         for name, ds in f["scans"].items():
             values = ds[()]
@@ -29,6 +29,10 @@ def main(path):
         }
         for name, ds in f["metrics"].items():
             out["metrics"][name] = [[None if np.isnan(v) else v for v in row] for row in ds[()].tolist()]
+        for name, ds in f["qc"].items():  # [scans] or [scans × regions]
+            values = ds[()].tolist()
+            out["qc"][name] = [[None if np.isnan(v) else v for v in row] if isinstance(row, list)
+                               else (None if np.isnan(row) else row) for row in values]
         for name, ds in f["labels"].items():
             arr = ds[()]
             out["labels"][name] = {

@@ -2,6 +2,8 @@
 // refused unless --prefer-latest, incompatible inputs named.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 #include "io/cohort_store.hpp"
 #include "io/store_merge.hpp"
@@ -14,10 +16,10 @@ namespace {
 // A store over the given scan ids; `done` maps a row to the volume written into it.
 std::filesystem::path make_store(const test::TempDir& dir, const std::string& name, const std::vector<std::string>& ids,
                                  const std::vector<std::pair<std::size_t, double>>& done, const std::string& end_time,
-                                 std::vector<Region> regions = test::test_regions()) {
+                                 std::vector<Region> regions = test::test_regions(), const QcLayout& qc = {}) {
   std::vector<double> age(ids.size(), 4.0);
   auto store = CohortStore::create(dir / name, {{"scan_id", ids}, {"age", age}}, regions, test::test_metrics(),
-                                   {{"model_sha256", "abc"}});
+                                   {{"model_sha256", "abc"}}, qc);
   for (const auto& [row, volume] : done) {
     ScanRecord r;
     r.row = row;
@@ -25,6 +27,7 @@ std::filesystem::path make_store(const test::TempDir& dir, const std::string& na
     r.error = r.ok ? "" : "read: truncated";
     r.icv_ml = 1000;
     r.metrics["volume_ml"] = std::vector<double>(regions.size(), volume);
+    for (const auto& m : qc.per_scan) r.qc[m] = {volume / 100};
     store.write(r);
   }
   store.set_attribute("end_time", end_time);
@@ -47,6 +50,25 @@ TEST(StoreMerge, UnionOfScansFinishedOverPending) {
   EXPECT_EQ(m.read_record(2).error, "read: truncated");
   EXPECT_EQ(m.attribute("model_sha256"), "abc");
   EXPECT_THROW(merge_stores({a, b}, dir / "m.h5", {}), StoreError);  // never overwrites
+}
+
+// The merged store holds the union of the inputs' QC measures, each scan's values from the
+// input its record came from; a store written before QC contributes NaN.
+TEST(StoreMerge, QcMeasuresAreCarriedThrough) {
+  test::TempDir dir;
+  const auto a = make_store(dir, "a.h5", {"s1", "s2"}, {{0, 10}, {1, 20}}, "2026-01-01T00:00:00Z",
+                            test::test_regions(), {{"tissue_cnr"}, {}});
+  const auto b = make_store(dir, "b.h5", {"s3"}, {{0, 30}}, "2026-01-02T00:00:00Z");
+  merge_stores({a, b}, dir / "m.h5", {});
+  const auto m = CohortStore::open(dir / "m.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_EQ(m.qc_layout(), (QcLayout{{"tissue_cnr"}, {}}));
+  const auto cnr = m.read_qc("tissue_cnr");
+  ASSERT_EQ(cnr.size(), 3u);
+  EXPECT_DOUBLE_EQ(cnr[0], 0.1);
+  EXPECT_DOUBLE_EQ(cnr[1], 0.2);
+  EXPECT_TRUE(std::isnan(cnr[2]));
+  const auto c = make_store(dir, "c.h5", {"s4"}, {}, "2026-01-03T00:00:00Z", test::test_regions(), {{}, {"tissue_cnr"}});
+  EXPECT_THROW(merge_stores({a, c}, dir / "mc.h5", {}), StoreError);  // per scan in one, per region in the other
 }
 
 TEST(StoreMerge, ConflictsNeedPreferLatest) {

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   }
   const std::size_t records = std::stoul(argv[2]);
   auto store = nc::io::CohortStore::create(argv[1], nc::test::test_scan_table(records + 5), nc::test::test_regions(),
-                                           nc::test::test_metrics(), {{"tool", "store_writer_child"}});
+                                           nc::test::test_metrics(), {{"tool", "store_writer_child"}},
+                                           nc::test::test_qc_layout());
   for (std::size_t row = 0; row < records; ++row) {
     store.write(nc::test::test_record(row));
     std::cout << "flushed " << row << std::endl;

@@ -18,6 +18,9 @@ inline const std::vector<std::string>& test_metrics() {
   return names;
 }
 
+/// Two per-scan QC measures and one per region, as `run` lays them out (names as in qc::kMeasures).
+inline io::QcLayout test_qc_layout() { return {{"mean_max_probability", "qc_seconds"}, {"components"}}; }
+
 inline std::vector<io::TableColumn> test_scan_table(std::size_t n) {
   std::vector<std::string> ids, sex;
   std::vector<double> age;
@@ -52,6 +55,8 @@ inline io::ScanRecord test_record(std::size_t row, bool with_labels = true) {
   r.rank = int(row % 4);
   r.metrics["volume_ml"] = {10.0 + double(row), 20.0 + double(row), 30.0 + double(row)};
   r.metrics["dice"] = {0.9, std::nan(""), 0.8};
+  r.qc["mean_max_probability"] = {0.95 - 0.01 * double(row)};
+  r.qc["components"] = {1, 2.0 + double(row), 0};
   if (with_labels) r.labels = io::to_stored_form(test_label_map(row));
   return r;
 }
