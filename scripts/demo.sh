@@ -2,7 +2,8 @@
 # The demo chain (`make demo`): synthesize a CT + MR cohort from Colin27/AAL, validate it, run it
 # end to end with the default model into one HDF5 cohort store, summarise Dice and volumes, then
 # build the statistics and the HTML report (model volumes against the true volumes) and score
-# the cohort against a normative reference built from 400 synthetic subjects' true volumes.
+# the cohort against a normative reference built from 400 synthetic subjects' true volumes, and
+# end with the QC page (flags, snapshots) beside the report.
 #   usage: scripts/demo.sh NEUROCOHORT_BINARY DEMO_DIR
 set -euo pipefail
 bin=$1
@@ -25,6 +26,9 @@ echo
 "$bin" synth --out "$dir/reference" --n 400 --seed 2 --volumes-only
 "$bin" norms build "$dir/reference/true_volumes.tsv" --out "$dir/reference_norms.h5"
 "$bin" norms score "$dir/results.h5" --reference "$dir/reference_norms.h5" --out "$dir/scores.tsv"
+# 10 scans per modality: too few for the cohort outlier rules, so volumes are judged against the reference.
+"$bin" qc "$dir/results.h5" --out "$dir/qc" --images --reference "$dir/reference_norms.h5"
 echo
 echo "Statistics: $dir/tables/*.tsv and $dir/norms.h5; z-scores against the reference: $dir/scores.tsv"
 echo "Report: $dir/report.html"
+echo "QC page: $dir/qc/index.html (qc.tsv beside it)"
