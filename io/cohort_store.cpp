@@ -168,6 +168,14 @@ const std::vector<std::string> kRecordColumns = {"status", "error", "icv_ml", "s
 
 }  // namespace
 
+bool QcLayout::operator==(const QcLayout& other) const {
+  const auto sorted = [](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  return sorted(per_scan) == sorted(other.per_scan) && sorted(per_region) == sorted(other.per_region);
+}
+
 std::size_t TableColumn::size() const {
   return std::visit([](const auto& v) { return v.size(); }, values);
 }

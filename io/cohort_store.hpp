@@ -39,7 +39,8 @@ struct Region {
 /// value per scan ([scans]) and of those with one per scan and region ([scans × regions]).
 struct QcLayout {
   std::vector<std::string> per_scan, per_region;
-  bool operator==(const QcLayout&) const = default;
+  /// The same measures in any order (an opened store lists them as HDF5 does, by name).
+  bool operator==(const QcLayout& other) const;
 };
 
 /// The outcome of one scan, written into row `row`.
