@@ -2,7 +2,8 @@
 /// \file
 /// Subcommand registration. Each subcommand adds itself to the CLI11 app and, when chosen,
 /// stores the action that main() runs after parsing. Actions return the exit code:
-/// 0 all scans ok, 1 some scans failed, 2 usage or configuration error (thrown as nc::Error).
+/// 0 all scans ok, 1 some scans failed, 2 usage or configuration error, 3 a runtime failure (a
+/// full disk, an HDF5 or CUDA failure, an internal error); exit_code_of() maps errors to them.
 
 #include <CLI/CLI.hpp>
 
@@ -15,7 +16,10 @@ namespace nc::cli {
 
 using Action = std::function<int()>;
 
-enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2 };
+enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2, kExitRuntime = 3 };
+
+/// The exit code of a command that stopped on `error`: 2 for the input's fault, 3 otherwise.
+int exit_code_of(const std::exception& error);
 
 /// For floating-point options: CLI11's range checks let NaN through (every comparison is false).
 inline const CLI::Validator kFinite(

@@ -46,9 +46,18 @@ int main(int argc, char** argv) {
     return action();
   } catch (const nc::Error& e) {
     std::cerr << "neurocohort: error: " << e.what() << '\n';
-    return kExitUsage;
+    return exit_code_of(e);
   } catch (const std::exception& e) {
     std::cerr << "neurocohort: internal error: " << e.what() << '\n';
-    return kExitUsage;
+    return exit_code_of(e);
   }
 }
+
+namespace nc::cli {
+
+int exit_code_of(const std::exception& error) {
+  const auto* known = dynamic_cast<const nc::Error*>(&error);
+  return known && known->cause() == nc::Cause::Input ? kExitUsage : kExitRuntime;
+}
+
+}  // namespace nc::cli

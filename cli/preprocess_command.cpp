@@ -69,7 +69,7 @@ void write_table(const jobs::Manifest& manifest, const std::vector<Outcome>& out
     if (o.ok) out << o.icv_ml;
     out << '\t' << (o.ok ? "ok" : "failed") << '\t' << o.error << '\n';
   }
-  if (!out) throw Error("cannot write " + path.string());
+  if (!out) throw Error("cannot write " + path.string(), Cause::Runtime);
 }
 
 int run_preprocess(PreprocessCliOptions options) {

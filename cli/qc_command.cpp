@@ -72,8 +72,7 @@ int run_qc(const QcOptions& o) {
   const Stopwatch clock;
   const auto store = io::CohortStore::open(o.results, io::CohortStore::Mode::ReadOnly);
   std::optional<norms::NormativeModel> reference;
-  if (!o.reference.empty())
-    reference = norms::read_normative_model(io::TableFile::open(o.reference), o.reference);
+  if (!o.reference.empty()) reference = norms::read_normative_model(io::TableFile::open(o.reference), o.reference);
   const qc::Assessment assessment = qc::assess(store, o.results, o.rules, reference ? &*reference : nullptr);
   for (const auto& note : assessment.notes) spdlog::warn("qc: {}", note);
 
@@ -82,8 +81,12 @@ int run_qc(const QcOptions& o) {
   if (ec || !fs::is_directory(o.out)) throw Error(o.out.string() + ": cannot create the folder");
   assessment.table.write_tsv(o.out / "qc.tsv");
 
-  qc::PageContent page{o.results.string(), &assessment, store.regions(), std::vector<bool>(store.scan_count(), false),
-                       std::vector<std::string>(store.scan_count()), rules_used(o)};
+  qc::PageContent page{o.results.string(),
+                       &assessment,
+                       store.regions(),
+                       std::vector<bool>(store.scan_count(), false),
+                       std::vector<std::string>(store.scan_count()),
+                       rules_used(o)};
   if (o.images) {
     const auto jobs = snapshot_jobs(store, o.results);
     Progress progress("qc: snapshots", jobs.size(), 50, 30);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/install_paths.hpp"
 #include "cli/progress.hpp"
 #include "cli/signals.hpp"
 #include "cli/version.hpp"
@@ -35,7 +36,7 @@ namespace fs = std::filesystem;
 struct RunCliOptions {
   fs::path manifest;
   fs::path out;
-  fs::path model = NC_DEFAULT_MODEL;
+  fs::path model = default_model_path();
   std::optional<fs::path> model_metadata;
   std::string device = "auto";
   std::string precision = "fp32";
@@ -241,7 +242,7 @@ void write_timings(const fs::path& path, const cluster::StageTotals& totals, std
                             {"stage_seconds_per_scan", stages}};
   std::ofstream out(path);
   out << j.dump(2) << "\n";
-  if (!out) throw Error("cannot write the timings file " + path.string());
+  if (!out) throw Error("cannot write the timings file " + path.string(), Cause::Runtime);
 }
 
 /// Rows in the order they are handed out: manifest order, or largest image file first so that
@@ -407,10 +408,10 @@ int run_cohort(const RunCliOptions& options) {
       // One failing rank must not leave the others waiting for it, whatever the failure: an
       // nc::Error, a filesystem error, bad_alloc, an HDF5 failure on rank 0.
       std::cerr << "neurocohort: error: " << e.what() << " (rank " << mpi->rank() << ")\n";
-      mpi->abort(kExitUsage);
+      mpi->abort(exit_code_of(e));
     } catch (...) {
       std::cerr << "neurocohort: error: an unknown failure (rank " << mpi->rank() << ")\n";
-      mpi->abort(kExitUsage);
+      mpi->abort(kExitRuntime);
     }
   }
 #endif

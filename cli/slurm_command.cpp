@@ -57,7 +57,7 @@ void prepare_out_dir(const fs::path& dir) {
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
-  if (!out) throw Error(path.string() + ": cannot write");
+  if (!out) throw Error(path.string() + ": cannot write", Cause::Runtime);
 }
 
 json read_jobs(const fs::path& dir) {

@@ -25,7 +25,7 @@ inline constexpr std::uint16_t kRecordVersion = 3;
 /// A message that is not a valid record. `row` is the scan's row when the message got that far.
 class RecordError : public Error {
  public:
-  RecordError(const std::string& what, std::optional<std::size_t> row) : Error(what), row_(row) {}
+  RecordError(const std::string& what, std::optional<std::size_t> row) : Error(what, Cause::Runtime), row_(row) {}
   const std::optional<std::size_t>& row() const { return row_; }
 
  private:

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The coordinator/worker split of `neurocohort run` (ARCHITECTURE.md): the coordinator owns
+/// The coordinator/worker split of `neurocohort run` (docs/architecture.md): the coordinator owns
 /// the cohort store and hands out scan rows; workers ask for rows, read the scans themselves
 /// from the shared filesystem, and send back records. A worker sees only WorkerTransport, so
 /// the one-process run and the MPI run share every stage; they differ in the transport.

@@ -107,7 +107,10 @@ std::vector<Region> read_regions(hid_t file) {
     throw StoreError("/regions/label holds more regions than 16-bit labels can name");
   const auto labels = read_number_dataset(open_dataset(file, "/regions/label").get(), "/regions/label");
   const auto names = read_text_dataset(open_dataset(file, "/regions/name").get(), "/regions/name");
-  const auto hemis = read_text_dataset(open_dataset(file, "/regions/hemisphere").get(), "/regions/hemisphere");
+  // Another writer may leave the hemisphere out: empty (not recorded) then.
+  const auto hemis = H5Lexists(file, "/regions/hemisphere", H5P_DEFAULT) > 0
+                         ? read_text_dataset(open_dataset(file, "/regions/hemisphere").get(), "/regions/hemisphere")
+                         : std::vector<std::string>(labels.size());
   if (names.size() != labels.size() || hemis.size() != labels.size())
     throw StoreError("not a cohort store: /regions datasets differ in length");
   std::vector<Region> regions;
@@ -346,7 +349,10 @@ CohortStore CohortStore::open(const fs::path& path, Mode mode) {
     impl->scan_ids = read_text_dataset(open_dataset(file, "/scans/scan_id").get(), "/scans/scan_id");
     impl->regions = read_regions(file);
     impl->metric_names = group_members(file, "/metrics");
-    for (const auto& column : kRecordColumns) open_dataset(file, "/scans/" + column);
+    // A results file another tool wrote (h5py from a study's own tables) may lack the columns
+    // only `run` writes; it can be read, never resumed.
+    if (mode == Mode::ReadWrite)
+      for (const auto& column : kRecordColumns) open_dataset(file, "/scans/" + column);
     validate_layout(file, impl->scan_ids.size(), impl->regions.size(), impl->metric_names);
     impl->qc = read_qc_layout(file, impl->scan_ids.size(), impl->regions.size());
   } catch (const StoreError& e) {
@@ -365,14 +371,22 @@ const std::vector<std::string>& CohortStore::metric_names() const { return impl_
 std::vector<std::string> CohortStore::scan_columns() const { return group_members(impl_->file.get(), "/scans"); }
 const QcLayout& CohortStore::qc_layout() const { return impl_->qc; }
 
-std::vector<std::string> CohortStore::statuses() const { return read_text_column("status"); }
+bool CohortStore::has_scan_column(const std::string& name) const {
+  return H5Lexists(impl_->file.get(), ("/scans/" + name).c_str(), H5P_DEFAULT) > 0;
+}
+
+// Without a status column every row is a finished result (a store another tool wrote).
+std::vector<std::string> CohortStore::statuses() const {
+  return has_scan_column("status") ? read_text_column("status") : std::vector<std::string>(scan_count(), "ok");
+}
 
 void CohortStore::write(const ScanRecord& record) {
   const hid_t file = impl_->file.get();
   if (impl_->lock.held() && !impl_->lock.still_names(impl_->path))
     throw StoreError(impl_->path.string() +
-                     ": the results file was removed or replaced by another process while this run wrote it; "
-                     "records from here on would be lost, so the run stops");
+                         ": the results file was removed or replaced by another process while this run wrote it; "
+                         "records from here on would be lost, so the run stops",
+                     Cause::Runtime);
   if (record.row >= scan_count())
     throw StoreError(impl_->path.string() + ": row " + std::to_string(record.row) + " is out of range");
   const std::string& scan_id = impl_->scan_ids[record.row];
@@ -578,12 +592,19 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   const hid_t file = impl_->file.get();
   ScanRecord record;
   record.row = row;
-  record.ok = read_row_text(file, "/scans/status", row) == "ok";
-  record.error = read_row_text(file, "/scans/error", row);
-  record.host = read_row_text(file, "/scans/host", row);
-  record.icv_ml = read_row_values(file, "/scans/icv_ml", row, 1)[0];
-  record.seconds = read_row_values(file, "/scans/seconds", row, 1)[0];
-  const double rank = read_row_values(file, "/scans/rank", row, 1)[0];
+  // Columns another writer left out read as a finished scan of unknown time and place.
+  const auto text_or = [&](const char* column, const std::string& fallback) {
+    return has_scan_column(column) ? read_row_text(file, std::string("/scans/") + column, row) : fallback;
+  };
+  const auto number_or_nan = [&](const char* column) {
+    return has_scan_column(column) ? read_row_values(file, std::string("/scans/") + column, row, 1)[0] : kNaN;
+  };
+  record.ok = text_or("status", "ok") == "ok";
+  record.error = text_or("error", "");
+  record.host = text_or("host", "");
+  record.icv_ml = number_or_nan("icv_ml");
+  record.seconds = number_or_nan("seconds");
+  const double rank = number_or_nan("rank");
   record.rank = std::isfinite(rank) && std::abs(rank) < 1e9 ? int(rank) : -1;  // -1: unknown, as never written
   for (const auto& name : impl_->metric_names)
     record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());

@@ -32,7 +32,7 @@ struct TableColumn {
 struct Region {
   int label = 0;
   std::string name;
-  std::string hemisphere;  ///< "L", "R" or "-"
+  std::string hemisphere;  ///< "L", "R" or "-"; empty when a store another tool wrote has none
 };
 
 /// The QC measures a store holds under /qc/ (docs/hdf5-schema.md): the names of those with one
@@ -74,7 +74,9 @@ class CohortStore {
                             const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
                             const Provenance& provenance, const QcLayout& qc = {});
 
-  /// Opens an existing store read-write (for resume) or read-only.
+  /// Opens an existing store read-write (for resume) or read-only. Read-only, a store needs only
+  /// /scans/scan_id, /regions/label and name, and /metrics (another tool's file, written with
+  /// h5py, is read as finished results); read-write also needs the columns `run` adds.
   /// \throws StoreError if the file is missing, not HDF5, or not a cohort store.
   enum class Mode { ReadOnly, ReadWrite };
   /// A read-write store holds a lock on its file until it is destroyed; a second writer is refused.
@@ -95,8 +97,10 @@ class CohortStore {
   /// The QC measures under /qc/; empty for a store written before QC or by another tool.
   const QcLayout& qc_layout() const;
 
-  /// The status of every row: "pending", "ok" or "failed".
+  /// The status of every row: "pending", "ok" or "failed"; "ok" for every row of a store
+  /// without a status column (written by another tool).
   std::vector<std::string> statuses() const;
+  bool has_scan_column(const std::string& name) const;
 
   /// Writes one record into its row, label map first and status last, then flushes the file.
   /// \throws StoreError on a row out of range, a metric of the wrong length, an HDF5 failure,

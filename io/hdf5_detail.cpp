@@ -34,11 +34,11 @@ std::string failure(const std::string& what) {
 }  // namespace
 
 hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) throw StoreError(failure(what));
+  if (id < 0) throw StoreError(failure(what), Cause::Runtime);
   return id;
 }
 void check(herr_t status, const std::string& what) {
-  if (status < 0) throw StoreError(failure(what));
+  if (status < 0) throw StoreError(failure(what), Cause::Runtime);
 }
 
 Handle text_type() {

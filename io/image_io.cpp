@@ -186,7 +186,7 @@ void write_itk(const Volume<T>& volume, const fs::path& path) {
     writer->SetUseCompression(path.extension() == ".gz");
     writer->Update();
   } catch (const itk::ExceptionObject& e) {
-    throw ImageError(path.string(), "cannot write: " + reason_of(e));
+    throw ImageError(path.string(), "cannot write: " + reason_of(e), Cause::Runtime);
   }
 }
 

@@ -54,8 +54,12 @@ void check_compatible(const CohortStore& first, const fs::path& first_path, cons
   const auto where = path.string() + " and " + first_path.string();
   if (!same_regions(first.regions(), other.regions())) throw StoreError(where + " have different region tables");
   if (sorted(first.metric_names()) != sorted(other.metric_names())) throw StoreError(where + " have different metrics");
-  if (sorted(first.scan_columns()) != sorted(other.scan_columns()))
-    throw StoreError(where + " have different manifest columns");
+  const auto manifest_columns = [](const CohortStore& store) {
+    std::vector<std::string> names;
+    for (const auto& column : store.read_scan_table()) names.push_back(column.name);
+    return sorted(names);
+  };
+  if (manifest_columns(first) != manifest_columns(other)) throw StoreError(where + " have different manifest columns");
   if (attribute_or(first, "model_sha256", "") != attribute_or(other, "model_sha256", ""))
     throw StoreError(where + " were made with different models (model_sha256 differs)");
 }

@@ -83,7 +83,7 @@ Cohort load_results(const fs::path& path) {
   const auto status = store.statuses();
   const auto age = store.read_number_column("age");
   const auto sex = read_as_text(store, "sex");
-  const auto icv = store.read_number_column("icv_ml");
+  const auto icv = has("icv_ml") ? store.read_number_column("icv_ml") : std::vector<double>(store.scan_count(), kNaN);
   const auto empty = std::vector<std::string>(store.scan_count());
   const auto group = has("group") ? read_as_text(store, "group") : empty;
   const auto site = has("site") ? read_as_text(store, "site") : empty;
@@ -99,7 +99,7 @@ Cohort load_results(const fs::path& path) {
   c.sources = {path.string()};
   for (const auto& r : store.regions()) {
     Measure m = measure_from_name(r.name);
-    m.hemisphere = r.hemisphere;
+    if (!r.hemisphere.empty()) m.hemisphere = r.hemisphere;  // else as the name says
     c.regions.push_back(m);
   }
   const std::size_t regions = c.regions.size();

@@ -302,7 +302,7 @@ void write_report(const ReportContent& content, const fs::path& out) {
   };
 
   std::ofstream html(out);
-  if (!html) throw Error(out.string() + ": cannot write the report");
+  if (!html) throw Error(out.string() + ": cannot write the report", Cause::Runtime);
   html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << escape_html(content.title)
        << "</title><style>" << kStyle << "</style></head><body>\n<h1>" << escape_html(content.title) << "</h1>\n"
        << composition(c);

@@ -1,7 +1,9 @@
 #include "norms/table.hpp"
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include "core/error.hpp"
@@ -46,7 +48,7 @@ void write_cell(std::ostream& out, const Cell& cell) {
 
 void Table::write_tsv(const std::filesystem::path& path) const {
   std::ofstream out(path);
-  if (!out) throw Error(path.string() + ": cannot write the table");
+  if (!out) throw Error(path.string() + ": cannot create the table (" + std::strerror(errno) + ")");
   for (std::size_t j = 0; j < header.size(); ++j) out << (j ? "\t" : "") << header[j];
   out << '\n';
   for (const auto& row : rows) {
@@ -56,7 +58,9 @@ void Table::write_tsv(const std::filesystem::path& path) const {
     }
     out << '\n';
   }
-  if (!out) throw Error(path.string() + ": write error");
+  out.flush();
+  // A write that fails after the file opened is the machine's failure (a full disk), not the input's.
+  if (!out) throw Error(path.string() + ": cannot write the table (" + std::strerror(errno) + ")", Cause::Runtime);
 }
 
 }  // namespace nc::norms

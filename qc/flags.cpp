@@ -39,18 +39,20 @@ std::vector<std::string> region_column_names(const std::vector<io::Region>& regi
 StoreData read_store(const io::CohortStore& store, const std::filesystem::path& path) {
   const io::QcLayout& layout = store.qc_layout();
   if (layout.per_scan.empty() && layout.per_region.empty())
-    throw Error(path.string() + ": the results file holds no QC measures (/qc); it was written before neurocohort "
-                                "computed them, or by another tool: run it again with this version");
+    throw Error(path.string() +
+                ": the results file holds no QC measures (/qc); it was written before neurocohort "
+                "computed them, or by another tool: run it again with this version");
   StoreData d;
   d.ids = store.scan_ids();
   d.status = store.statuses();
-  d.error = store.read_text_column("error");
+  d.error = store.has_scan_column("error") ? store.read_text_column("error") : std::vector<std::string>(d.ids.size());
   const auto columns = store.scan_columns();
   if (std::find(columns.begin(), columns.end(), "modality") != columns.end())
     d.modality = store.read_text_column("modality");
   else
     d.modality.assign(d.ids.size(), "all");
-  d.icv_ml = store.read_number_column("icv_ml");
+  d.icv_ml =
+      store.has_scan_column("icv_ml") ? store.read_number_column("icv_ml") : std::vector<double>(d.ids.size(), kNaN);
   const auto metrics = store.metric_names();
   d.volume_ml = std::find(metrics.begin(), metrics.end(), "volume_ml") != metrics.end()
                     ? store.read_metric("volume_ml")
@@ -220,16 +222,17 @@ void reference_rules(const std::filesystem::path& store_path, const StoreData& d
   for (const auto& row : scores.rows) {
     const double zv = std::get<double>(row[z]);
     if (!(std::fabs(zv) > limit)) continue;
-    add_flag(flags[row_of.at(std::get<std::string>(row[id]))], "norm_outlier",
-             fmt::format("{} {:.1f} mL, expected {:.1f} mL for age and sex: z {:+.1f}",
-                         std::get<std::string>(row[measure]), std::get<double>(row[volume]),
-                         std::get<double>(row[expected]), zv));
+    add_flag(
+        flags[row_of.at(std::get<std::string>(row[id]))], "norm_outlier",
+        fmt::format("{} {:.1f} mL, expected {:.1f} mL for age and sex: z {:+.1f}", std::get<std::string>(row[measure]),
+                    std::get<double>(row[volume]), std::get<double>(row[expected]), zv));
   }
 }
 
 // Tabs and line breaks would break the TSV row; an error message may hold either.
 std::string one_line(std::string text) {
-  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }, ' ');
   return text;
 }
 

@@ -108,8 +108,7 @@ int inferior_face(const Geometry& grid) {
   return face;
 }
 
-ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>& brain_mask,
-                            jobs::Modality modality) {
+ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>& brain_mask, jobs::Modality modality) {
   const Stopwatch clock;
   if (image.geometry.size != brain_mask.geometry.size) throw Error("qc: the image and its brain mask differ in size");
   const auto& s = image.geometry.size;
@@ -143,7 +142,8 @@ ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>
   return m;
 }
 
-Confidence segmentation_confidence(const std::vector<float>& probabilities, int classes, const LabelVolume& brain_mask) {
+Confidence segmentation_confidence(const std::vector<float>& probabilities, int classes,
+                                   const LabelVolume& brain_mask) {
   const Stopwatch clock;
   const std::size_t nv = brain_mask.voxels.size();
   if (classes < 2 || probabilities.size() != std::size_t(classes) * nv)

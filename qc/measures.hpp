@@ -56,8 +56,7 @@ struct ImageMeasures {
 
 /// The head is every voxel above the air level: -500 HU on CT; on MR 10 % of the image's
 /// 99th percentile (MR background is near 0). \throws Error when the grids differ.
-ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>& brain_mask,
-                            jobs::Modality modality);
+ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>& brain_mask, jobs::Modality modality);
 
 /// The faces of a grid: 0/1 the low/high i face, 2/3 j, 4/5 k; the inferior one is the face
 /// whose outward normal points furthest towards the feet (-z in LPS).

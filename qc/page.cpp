@@ -154,7 +154,7 @@ void write_qc_page(const PageContent& c, const std::filesystem::path& path) {
   html << "</tbody></table>\n<script>" << kSortScript << "</script>\n</body></html>\n";
   std::ofstream out(path, std::ios::binary);
   out << html.str();
-  if (!out.flush()) throw Error(path.string() + ": cannot write the QC page");
+  if (!out.flush()) throw Error(path.string() + ": cannot write the QC page", Cause::Runtime);
 }
 
 }  // namespace nc::qc

@@ -16,7 +16,7 @@
 namespace nc::qc {
 
 struct PageContent {
-  std::string results;                      ///< the results file, as named on the command line
+  std::string results;  ///< the results file, as named on the command line
   const Assessment* assessment = nullptr;
   std::vector<io::Region> regions;          ///< the label table, in colour order
   std::vector<bool> has_snapshot;           ///< per row: snapshot and thumbnail were written

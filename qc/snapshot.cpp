@@ -219,7 +219,7 @@ void write_png(const Picture& picture, const std::filesystem::path& path) {
   try {
     writer->Update();
   } catch (const itk::ExceptionObject& e) {
-    throw Error(path.string() + ": cannot write the PNG (" + e.GetDescription() + ")");
+    throw Error(path.string() + ": cannot write the PNG (" + e.GetDescription() + ")", Cause::Runtime);
   }
 }
 
@@ -247,7 +247,8 @@ std::vector<std::string> write_snapshots(const io::CohortStore& store, const std
         labels = store.read_labels(store.scan_ids()[job.row]);
       }
       if (!labels) throw Error("no stored label map");
-      const Picture picture = render_snapshot(io::read_image(job.image, limits), *labels, region_labels, job.hounsfield);
+      const Picture picture =
+          render_snapshot(io::read_image(job.image, limits), *labels, region_labels, job.hounsfield);
       write_png(picture, out / snapshot_name(job.row));
       write_png(shrink(picture, kThumbnailShrink), out / thumbnail_name(job.row));
     } catch (const std::exception& e) {

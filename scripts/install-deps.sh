@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # the .deb (cpack: dpkg-shlibdeps) and the install test (strings)
+  dpkg-dev binutils
   # libraries the project links
   libinsighttoolkit5-dev libhdf5-dev libopenmpi-dev openmpi-bin libtorch-dev libtbb-dev libssl-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev zlib1g-dev

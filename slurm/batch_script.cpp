@@ -203,7 +203,7 @@ std::vector<fs::path> split_manifest(const jobs::Manifest& manifest, int chunks,
   for (int c = 0; c < chunks; ++c) {
     paths.push_back(dir / (chunk_name(c) + ".tsv"));
     outs.emplace_back(paths.back());
-    if (!outs.back()) throw Error(paths.back().string() + ": cannot write");
+    if (!outs.back()) throw Error(paths.back().string() + ": cannot write", Cause::Runtime);
     for (std::size_t j = 0; j < manifest.columns.size(); ++j) outs.back() << (j ? "\t" : "") << manifest.columns[j];
     outs.back() << '\n';
   }

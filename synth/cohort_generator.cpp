@@ -216,7 +216,7 @@ std::string fixed(double v, int digits = 6) {
 
 std::ofstream open_output(const fs::path& path) {
   std::ofstream out(path);
-  if (!out) throw Error(path.string() + ": cannot write");
+  if (!out) throw Error(path.string() + ": cannot write", Cause::Runtime);
   return out;
 }
 

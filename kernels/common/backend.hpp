@@ -11,10 +11,11 @@ namespace nc::kernels {
 
 enum class Backend { Cpu, Cuda };
 
-/// A failed CUDA runtime call or kernel launch, or CUDA asked of a build without it.
+/// A failed CUDA runtime call or kernel launch (a runtime failure), or CUDA asked of a build or
+/// a machine without it (Cause::Input).
 class CudaError : public Error {
  public:
-  using Error::Error;
+  explicit CudaError(const std::string& what, Cause cause = Cause::Runtime) : Error(what, cause) {}
 };
 
 /// True when this build has CUDA and the runtime sees at least one device. Never throws.

@@ -12,7 +12,7 @@ bool cuda_device_available() noexcept {
 }
 
 void require_cuda(const std::string& what) {
-  if (!cuda_device_available()) throw CudaError(what + ": no CUDA device is available");
+  if (!cuda_device_available()) throw CudaError(what + ": no CUDA device is available", Cause::Input);
 }
 
 int bind_cuda_device(int local_rank) {

@@ -6,7 +6,7 @@ namespace nc::kernels {
 bool cuda_device_available() noexcept { return false; }
 
 void require_cuda(const std::string& what) {
-  throw CudaError(what + ": neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)");
+  throw CudaError(what + ": neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)", Cause::Input);
 }
 
 int bind_cuda_device(int) { return -1; }

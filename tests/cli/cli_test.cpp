@@ -1,6 +1,7 @@
 // The real executable, run as a child process: exit codes and one-line errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "io/image_io.hpp"
@@ -43,6 +44,22 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << sub;
   }
+}
+
+// A full disk while writing is a runtime failure (exit 3), not the user's mistake (exit 2):
+// the first table norms build writes goes to /dev/full.
+TEST(Cli, AFullDiskIsARuntimeFailureWithItsOwnExitCode) {
+  TempDir dir;
+  ASSERT_EQ(run_command(neurocohort("synth --volumes-only --n 40 --seed 3 --out " + (dir / "s").string())).exit_code,
+            0);
+  std::filesystem::create_directories(dir / "tables");
+  std::filesystem::create_symlink("/dev/full", dir / "tables" / "descriptives.tsv");
+  const auto full = run_command(neurocohort("norms build " + (dir / "s" / "true_volumes.tsv").string() + " --out " +
+                                            (dir / "n.h5").string() + " --tsv " + (dir / "tables").string()));
+  EXPECT_EQ(full.exit_code, 3) << full.output;
+  EXPECT_NE(full.output.find("descriptives.tsv: cannot write the table"), std::string::npos) << full.output;
+  const auto missing = run_command(neurocohort("norms build " + (dir / "none.tsv").string() + " --out x.h5"));
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
 }
 
 TEST(Cli, CheckReportsEachBadScanAndExitsOne) {

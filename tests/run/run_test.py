@@ -381,7 +381,7 @@ def overwrite_while_running():
     os.replace(out + ".copy", out)  # what a careless script would do
     rest = p.stdout.read()
     p.wait()
-    assert p.returncode != 0, "".join(log) + rest
+    assert p.returncode == 3, (p.returncode, "".join(log) + rest)  # a runtime failure, not a usage error
     assert "removed or replaced by another process" in rest, rest
 
 
