@@ -12,19 +12,19 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The image's 99th percentile from every 7th voxel: a level for "head", not an exact statistic,
-// so a strided sample keeps this a small fraction of the preprocessing time.
-float sampled_p99(const ImageVolume& image) {
+// A quantile of every stride-th value: for a level (the head's, a histogram's range), not an
+// exact statistic, so that a strided sample keeps it a small fraction of the preprocessing time.
+float sampled_quantile(const std::vector<float>& values, std::size_t stride, double q) {
   std::vector<float> sample;
-  sample.reserve(image.voxels.size() / 7 + 1);
-  for (std::size_t v = 0; v < image.voxels.size(); v += 7) sample.push_back(image.voxels[v]);
-  const auto at = sample.begin() + std::ptrdiff_t(0.99 * double(sample.size() - 1));
+  sample.reserve(values.size() / stride + 1);
+  for (std::size_t v = 0; v < values.size(); v += stride) sample.push_back(values[v]);
+  const auto at = sample.begin() + std::ptrdiff_t(q * double(sample.size() - 1));
   std::nth_element(sample.begin(), at, sample.end());
   return *at;
 }
 
 float head_level(const ImageVolume& image, jobs::Modality modality) {
-  return modality == jobs::Modality::CT ? kAirHu : 0.1f * sampled_p99(image);
+  return modality == jobs::Modality::CT ? kAirHu : 0.1f * sampled_quantile(image.voxels, 31, 0.99);
 }
 
 // The value at quantile q of `values` (partially reordering them).
@@ -64,20 +64,27 @@ double two_class_cnr(const std::vector<float>& values, float lo, float hi) {
     }
   }
   const double threshold = lo + double(split + 1) / scale;
-  double n[2] = {0, 0}, mean[2] = {0, 0}, m2[2] = {0, 0};
-  for (float v : values) {  // Welford per class: exact moments, not the binned ones
+  // The classes' exact moments (not the binned ones), summed about `lo` to keep them well
+  // conditioned.
+  double n[2] = {0, 0}, sum1[2] = {0, 0}, sum2[2] = {0, 0};
+  for (float v : values) {
     const int c = double(v) >= threshold ? 1 : 0;
+    const double x = double(v) - lo;
     n[c] += 1;
-    const double delta = v - mean[c];
-    mean[c] += delta / n[c];
-    m2[c] += delta * (v - mean[c]);
+    sum1[c] += x;
+    sum2[c] += x * x;
   }
   if (n[0] < 2 || n[1] < 2) return 0;
-  const double pooled = std::sqrt((m2[0] / (n[0] - 1) + m2[1] / (n[1] - 1)) / 2);
+  double mean[2], variance[2];
+  for (int c = 0; c < 2; ++c) {
+    mean[c] = sum1[c] / n[c];
+    variance[c] = std::max(0.0, (sum2[c] - n[c] * mean[c] * mean[c]) / (n[c] - 1));
+  }
+  const double pooled = std::sqrt((variance[0] + variance[1]) / 2);
   return pooled > 0 ? std::fabs(mean[1] - mean[0]) / pooled : 0;
 }
 
-// Union-find over voxel indices, roots being the smallest index of their component.
+// Union-find over run indices, roots being the smallest index of their component.
 std::int32_t find_root(std::vector<std::int32_t>& parent, std::int32_t v) {
   while (parent[std::size_t(v)] != v) {
     parent[std::size_t(v)] = parent[std::size_t(parent[std::size_t(v)])];
@@ -116,6 +123,8 @@ ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>
   const int inferior = inferior_face(image.geometry);
   std::int64_t head_voxels = 0, air_voxels = 0, border_voxels = 0;
   std::vector<float> brain;
+  brain.reserve(std::size_t(std::count_if(brain_mask.voxels.begin(), brain_mask.voxels.end(),
+                                          [](std::uint8_t m) { return m != 0; })));
   for (std::int64_t k = 0; k < s[2]; ++k)
     for (std::int64_t j = 0; j < s[1]; ++j) {
       const std::size_t row = std::size_t(image.geometry.linear_index(0, j, k));
@@ -135,8 +144,10 @@ ImageMeasures measure_image(const ImageVolume& image, const Volume<std::uint8_t>
   if (brain.empty()) return {kNaN, kNaN, kNaN, kNaN, m.air_fraction, clock.seconds()};
   m.brain_share_of_head = double(brain.size()) / double(std::max<std::int64_t>(head_voxels, 1));
   m.mask_border_share = double(border_voxels) / double(brain.size());
+  // The Otsu histogram's range needs no exact percentiles: every 7th brain voxel gives them (a prime
+  // stride, so that a periodic pattern is not sampled in one phase only).
+  const float lo = sampled_quantile(brain, 7, 0.01), hi = sampled_quantile(brain, 7, 0.99);
   m.brain_median = quantile(brain, 0.5);
-  const float lo = quantile(brain, 0.01), hi = quantile(brain, 0.99);
   m.tissue_cnr = two_class_cnr(brain, lo, hi);
   m.seconds = clock.seconds();
   return m;
@@ -173,52 +184,69 @@ Confidence segmentation_confidence(const std::vector<float>& probabilities, int 
 
 RegionShapes region_shapes(const LabelVolume& labels, const std::vector<int>& regions) {
   const Stopwatch clock;
-  if (labels.voxels.size() > std::size_t(std::numeric_limits<std::int32_t>::max()))
-    throw Error("qc: the label map is too large for the component count");
   std::vector<int> region_of(65536, -1);
   for (std::size_t r = 0; r < regions.size(); ++r)
     if (regions[r] >= 0 && regions[r] < 65536) region_of[std::size_t(regions[r])] = int(r);
 
+  // Runs of one region along i are the union-find's nodes: far fewer than voxels.
+  struct Run {
+    std::int64_t start, end;  // [start, end) along i
+    int region;
+  };
   const auto& s = labels.geometry.size;
-  const std::int32_t row = std::int32_t(s[0]), slice = std::int32_t(s[0] * s[1]);
-  const auto& l = labels.voxels;
-  std::vector<std::int32_t> parent(l.size(), -1);
-  for (std::int64_t k = 0, v = 0; k < s[2]; ++k)
-    for (std::int64_t j = 0; j < s[1]; ++j)
-      for (std::int64_t i = 0; i < s[0]; ++i, ++v) {
-        if (region_of[l[std::size_t(v)]] < 0) continue;
-        const auto here = std::int32_t(v);
-        parent[std::size_t(v)] = here;
-        if (i > 0 && l[std::size_t(v - 1)] == l[std::size_t(v)]) unite(parent, here, here - 1);
-        if (j > 0 && l[std::size_t(v - row)] == l[std::size_t(v)]) unite(parent, here, here - row);
-        if (k > 0 && l[std::size_t(v - slice)] == l[std::size_t(v)]) unite(parent, here, here - slice);
-      }
-
-  // Roots come first in memory order, so each component's number exists when its voxels follow.
-  std::vector<std::int32_t> component(l.size());
-  std::vector<std::int64_t> size;
-  std::vector<int> region;
-  for (std::size_t v = 0; v < l.size(); ++v) {
-    if (parent[v] < 0) continue;
-    const std::int32_t root = find_root(parent, std::int32_t(v));
-    if (std::size_t(root) == v) {
-      component[v] = std::int32_t(size.size());
-      size.push_back(0);
-      region.push_back(region_of[l[v]]);
+  const std::int64_t rows = s[1] * s[2];
+  std::vector<Run> runs;
+  std::vector<std::size_t> row_begin(std::size_t(rows) + 1);
+  for (std::int64_t row = 0; row < rows; ++row) {
+    row_begin[std::size_t(row)] = runs.size();
+    const std::uint16_t* l = &labels.voxels[std::size_t(row * s[0])];
+    for (std::int64_t i = 0; i < s[0];) {
+      const int region = region_of[l[i]];
+      const std::int64_t start = i;
+      while (i < s[0] && l[i] == l[start]) ++i;
+      if (region >= 0) runs.push_back({start, i, region});
     }
-    ++size[std::size_t(component[std::size_t(root)])];
   }
+  row_begin[std::size_t(rows)] = runs.size();
+  if (runs.size() > std::size_t(std::numeric_limits<std::int32_t>::max()))
+    throw Error("qc: the label map is too fragmented for the component count");
+
+  // Runs of two neighbouring rows that overlap along i and hold the same region touch (6-connected).
+  std::vector<std::int32_t> parent(runs.size());
+  for (std::size_t r = 0; r < runs.size(); ++r) parent[r] = std::int32_t(r);
+  const auto connect = [&](std::int64_t row, std::int64_t other) {
+    std::size_t a = row_begin[std::size_t(row)], b = row_begin[std::size_t(other)];
+    const std::size_t a_end = row_begin[std::size_t(row) + 1], b_end = row_begin[std::size_t(other) + 1];
+    while (a < a_end && b < b_end) {
+      if (runs[a].region == runs[b].region && runs[a].start < runs[b].end && runs[b].start < runs[a].end)
+        unite(parent, std::int32_t(a), std::int32_t(b));
+      if (runs[a].end < runs[b].end)
+        ++a;
+      else
+        ++b;
+    }
+  };
+  for (std::int64_t k = 0; k < s[2]; ++k)
+    for (std::int64_t j = 0; j < s[1]; ++j) {
+      const std::int64_t row = j + s[1] * k;
+      if (j > 0) connect(row, row - 1);
+      if (k > 0) connect(row, row - s[1]);
+    }
 
   RegionShapes shapes{std::vector<double>(regions.size(), 0), std::vector<double>(regions.size(), kNaN)};
-  std::vector<std::int64_t> total(regions.size(), 0), largest(regions.size(), 0);
-  for (std::size_t c = 0; c < size.size(); ++c) {
-    const auto r = std::size_t(region[c]);
-    shapes.components[r] += 1;
-    total[r] += size[c];
-    largest[r] = std::max(largest[r], size[c]);
+  std::vector<std::int64_t> size(runs.size(), 0), total(regions.size(), 0), largest(regions.size(), 0);
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    size[std::size_t(find_root(parent, std::int32_t(r)))] += runs[r].end - runs[r].start;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    if (parent[r] != std::int32_t(r)) continue;  // not a root: counted in its root
+    const auto region = std::size_t(runs[r].region);
+    shapes.components[region] += 1;
+    total[region] += size[r];
+    largest[region] = std::max(largest[region], size[r]);
   }
   for (std::size_t r = 0; r < regions.size(); ++r)
     if (total[r] > 0) shapes.outside_largest_share[r] = double(total[r] - largest[r]) / double(total[r]);
+  shapes.seconds = clock.seconds();
   return shapes;
 }
 
