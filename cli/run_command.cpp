@@ -247,13 +247,27 @@ void write_timings(const fs::path& path, const cluster::StageTotals& totals, std
 
 /// Rows in the order they are handed out: manifest order, or largest image file first so that
 /// the slowest scans do not end up alone at the end of a distributed run.
+// The bytes of an image on disk: a file's size, or a DICOM series folder's files summed; 0 when
+// unreadable (file_size's error value would sort such a scan first).
+std::uintmax_t image_bytes(const fs::path& image) {
+  std::error_code ec;
+  if (!fs::is_directory(image, ec)) {
+    const auto bytes = fs::file_size(image, ec);
+    return ec ? 0 : bytes;
+  }
+  std::uintmax_t total = 0;
+  for (const auto& entry : fs::directory_iterator(image, ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    const auto bytes = entry.file_size(ec);
+    if (!ec) total += bytes;
+  }
+  return total;
+}
+
 std::vector<std::size_t> order_rows(std::vector<std::size_t> rows, const jobs::Manifest& manifest, bool largest_first) {
   if (!largest_first) return rows;
   std::vector<std::uintmax_t> bytes(manifest.scans.size());
-  for (std::size_t r : rows) {
-    std::error_code ec;
-    bytes[r] = fs::file_size(manifest.scans[r].image, ec);
-  }
+  for (std::size_t r : rows) bytes[r] = image_bytes(manifest.scans[r].image);
   std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) { return bytes[a] > bytes[b]; });
   return rows;
 }

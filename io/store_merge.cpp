@@ -62,6 +62,8 @@ void check_compatible(const CohortStore& first, const fs::path& first_path, cons
   if (manifest_columns(first) != manifest_columns(other)) throw StoreError(where + " have different manifest columns");
   if (attribute_or(first, "model_sha256", "") != attribute_or(other, "model_sha256", ""))
     throw StoreError(where + " were made with different models (model_sha256 differs)");
+  if (attribute_or(first, "precision", "") != attribute_or(other, "precision", ""))
+    throw StoreError(where + " were made at different network precisions (precision differs)");
 }
 
 // The QC measures of every input (a store written before QC has none: its rows stay NaN there).
@@ -142,7 +144,8 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
     sources += (i ? " " : "") + fs::absolute(inputs[i]).string();
   }
   Provenance provenance = {{"tool", "neurocohort merge"}, {"merged_from", sources}, {"start_time", now_iso8601()}};
-  for (const char* inherited : {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata"})
+  for (const char* inherited :
+       {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata", "precision"})
     if (const auto value = attribute_or(stores.front(), inherited, ""); !value.empty()) provenance[inherited] = value;
   auto merged = CohortStore::create(out, columns, stores.front().regions(), stores.front().metric_names(), provenance,
                                     union_of_qc(stores, inputs));

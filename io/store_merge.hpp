@@ -23,10 +23,9 @@ struct MergeSummary {
 
 /// Writes `out` (which must not exist) from `inputs`, scans in the order they first appear.
 /// Inputs must share the label table, the metrics and the manifest columns, and come from the
-/// same model; the QC measures are the union of the inputs'. A scan that is ok or failed in one input and pending in another takes the
-/// finished result; the same scan finished differently in two inputs is an error unless
-/// options.prefer_latest.
-/// \throws StoreError naming the file or the scan and the reason.
+/// same model at the same precision; the QC measures are the union of the inputs'. A scan that is ok or failed in one
+/// input and pending in another takes the finished result; the same scan finished differently in two inputs is an error
+/// unless options.prefer_latest. \throws StoreError naming the file or the scan and the reason.
 MergeSummary merge_stores(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& out,
                           const MergeOptions& options,
                           const std::function<void(std::size_t done, std::size_t total)>& progress = {});

@@ -101,5 +101,23 @@ TEST(StoreMerge, IncompatibleInputsAreNamed) {
   }
 }
 
+// A merged file keeps the network precision its inputs share (a resume checks it), and inputs
+// made at different precisions are not merged.
+TEST(StoreMerge, PrecisionIsCheckedAndKept) {
+  test::TempDir dir;
+  const auto a = make_store(dir, "a.h5", {"s1"}, {{0, 10}}, "t");
+  const auto b = make_store(dir, "b.h5", {"s2"}, {{0, 20}}, "t");
+  CohortStore::open(a, CohortStore::Mode::ReadWrite).set_attribute("precision", "fp32");
+  CohortStore::open(b, CohortStore::Mode::ReadWrite).set_attribute("precision", "bf16");
+  merge_stores({a}, dir / "m.h5", {});
+  EXPECT_EQ(CohortStore::open(dir / "m.h5", CohortStore::Mode::ReadOnly).attribute("precision"), "fp32");
+  try {
+    merge_stores({a, b}, dir / "mb.h5", {});
+    FAIL() << "results of two precisions were merged";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("precision differs"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nc::io
