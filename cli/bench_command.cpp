@@ -26,8 +26,7 @@ struct CoordinatorBenchOptions {
   std::size_t items = 200000;
 };
 
-int bench_coordinator(const CoordinatorBenchOptions& options) {
-#if NEUROCOHORT_MPI
+ExitCode bench_coordinator(const CoordinatorBenchOptions& options) {
   const auto mpi = cluster::MpiSession::start_if_launched();
   if (!mpi || mpi->size() < 2) throw UsageError("bench coordinator runs under mpirun with at least 2 ranks");
   if (mpi->rank() != 0) {
@@ -39,7 +38,7 @@ int bench_coordinator(const CoordinatorBenchOptions& options) {
       record.ok = true;
       transport.deliver(std::move(record));
     }
-    return kExitOk;
+    return ExitCode::Ok;
   }
   std::vector<std::size_t> rows(options.items);
   std::iota(rows.begin(), rows.end(), std::size_t{0});
@@ -50,11 +49,7 @@ int bench_coordinator(const CoordinatorBenchOptions& options) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "{\"ranks\": " << mpi->size() << ", \"items\": " << received << ", \"seconds\": " << seconds
             << ", \"assignments_per_second\": " << double(received) / seconds << "}\n";
-  return received == options.items ? kExitOk : kExitScansFailed;
-#else
-  (void)options;
-  throw UsageError("this neurocohort was built without MPI (-DNEUROCOHORT_MPI=ON)");
-#endif
+  return received == options.items ? ExitCode::Ok : ExitCode::ScansFailed;
 }
 
 struct IngestBenchOptions {
@@ -106,15 +101,14 @@ bool is_ct_row(std::size_t row, double ct_share) {
   return std::floor(double(row + 1) * ct_share) > std::floor(double(row) * ct_share);
 }
 
-int bench_ingest(const IngestBenchOptions& o) {
-#if NEUROCOHORT_MPI
+ExitCode bench_ingest(const IngestBenchOptions& o) {
   const auto mpi = cluster::MpiSession::start_if_launched();
   if (!mpi || mpi->size() < 2) throw UsageError("bench ingest runs under mpirun with at least 2 ranks");
   // Every rank loads and encodes the maps once, before the clock starts: the workers to replay
   // them, rank 0 to report their wire size.
   const ReplayRecords replay = load_replay_records(o);
   if (mpi->rank() != 0) {
-    if (!mpi->broadcast_ready(false)) return kExitUsage;
+    if (!mpi->broadcast_ready(false)) return ExitCode::Usage;
     cluster::MpiWorkerTransport transport(*mpi);
     while (const auto row = transport.next_row()) {
       io::ScanRecord record = is_ct_row(*row, o.ct_share) ? replay.ct : replay.mr;
@@ -122,7 +116,7 @@ int bench_ingest(const IngestBenchOptions& o) {
       record.rank = mpi->rank();
       transport.deliver(std::move(record));
     }
-    return kExitOk;
+    return ExitCode::Ok;
   }
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < o.records; ++i) ids.push_back(o.id_prefix + "-" + std::to_string(i));
@@ -159,11 +153,7 @@ int bench_ingest(const IngestBenchOptions& o) {
       mpi->size() - 1, written, seconds, double(written) / seconds,
       write_seconds / double(std::max<std::size_t>(written, 1)), wire_mb(replay.ct), wire_mb(replay.mr),
       replay.ct_raw_mb, replay.mr_raw_mb, replay.ct_encode_seconds, replay.mr_encode_seconds);
-  return written == o.records ? kExitOk : kExitScansFailed;
-#else
-  (void)o;
-  throw UsageError("this neurocohort was built without MPI (-DNEUROCOHORT_MPI=ON)");
-#endif
+  return written == o.records ? ExitCode::Ok : ExitCode::ScansFailed;
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ struct CheckOptions {
   std::int64_t max_voxels = io::ReadLimits{}.max_voxels;
 };
 
-int run_check(const CheckOptions& options) {
+ExitCode run_check(const CheckOptions& options) {
   const jobs::Manifest manifest =
       jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths});
   io::ReadLimits limits;
@@ -36,7 +36,7 @@ int run_check(const CheckOptions& options) {
   }
   spdlog::info("checked {} scans: {} ok, {} with unusable images", manifest.scans.size(),
                manifest.scans.size() - bad, bad);
-  return bad == 0 ? kExitOk : kExitScansFailed;
+  return bad == 0 ? ExitCode::Ok : ExitCode::ScansFailed;
 }
 
 }  // namespace

@@ -1,25 +1,21 @@
 #pragma once
 /// \file
 /// Subcommand registration. Each subcommand adds itself to the CLI11 app and, when chosen,
-/// stores the action that main() runs after parsing. Actions return the exit code:
-/// 0 all scans ok, 1 some scans failed, 2 usage or configuration error, 3 a runtime failure (a
-/// full disk, an HDF5 or CUDA failure, an internal error); exit_code_of() maps errors to them.
+/// stores the action that main() runs after parsing. Actions return the exit status
+/// (nc::ExitCode in core/error.hpp: 0 all scans ok, 1 some scans failed, 2 usage or
+/// configuration error, 3 a runtime failure).
 
 #include <CLI/CLI.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
 
+#include "core/error.hpp"
+
 namespace nc::cli {
 
-using Action = std::function<int()>;
-
-enum ExitCode : int { kExitOk = 0, kExitScansFailed = 1, kExitUsage = 2, kExitRuntime = 3 };
-
-/// The exit code of a command that stopped on `error`: 2 for the input's fault, 3 otherwise.
-int exit_code_of(const std::exception& error);
+using Action = std::function<ExitCode()>;
 
 /// For floating-point options: CLI11's range checks let NaN through (every comparison is false).
 inline const CLI::Validator kFinite(
@@ -50,5 +46,6 @@ void add_agree_command(CLI::App& app, Action& action);
 void add_merge_command(CLI::App& app, Action& action);
 void add_slurm_command(CLI::App& app, Action& action);
 void add_qc_command(CLI::App& app, Action& action);
+void add_status_command(CLI::App& app, Action& action);
 
 }  // namespace nc::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_agree_command(app, action);
   add_merge_command(app, action);
   add_qc_command(app, action);
+  add_status_command(app, action);
   add_slurm_command(app, action);
 
   spdlog::set_pattern("[%H:%M:%S] %v");
@@ -37,27 +38,18 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "neurocohort: error: " << e.what() << " (see --help)\n";
-    return kExitUsage;
+    return nc::exit_status(nc::ExitCode::Usage);
   } catch (const nc::Error& e) {  // an option's value checked by a subcommand's callback
     std::cerr << "neurocohort: error: " << e.what() << '\n';
-    return kExitUsage;
+    return nc::exit_status(nc::ExitCode::Usage);
   }
   try {
-    return action();
+    return nc::exit_status(action());
   } catch (const nc::Error& e) {
     std::cerr << "neurocohort: error: " << e.what() << '\n';
-    return exit_code_of(e);
+    return nc::exit_status(nc::exit_code_of(e));
   } catch (const std::exception& e) {
     std::cerr << "neurocohort: internal error: " << e.what() << '\n';
-    return exit_code_of(e);
+    return nc::exit_status(nc::exit_code_of(e));
   }
 }
-
-namespace nc::cli {
-
-int exit_code_of(const std::exception& error) {
-  const auto* known = dynamic_cast<const nc::Error*>(&error);
-  return known && known->cause() == nc::Cause::Input ? kExitUsage : kExitRuntime;
-}
-
-}  // namespace nc::cli

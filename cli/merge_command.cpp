@@ -15,14 +15,14 @@ struct MergeCliOptions {
   io::MergeOptions merge;
 };
 
-int run_merge(const MergeCliOptions& options) {
+ExitCode run_merge(const MergeCliOptions& options) {
   const auto summary = io::merge_stores(options.inputs, options.out, options.merge);
   spdlog::info("merge: {} scans from {} files into {}: {} ok, {} failed, {} pending{}", summary.scans,
                options.inputs.size(), options.out.string(), summary.ok, summary.failed, summary.pending,
                summary.conflicts_resolved
                    ? fmt::format(" ({} scans with differing results took the latest)", summary.conflicts_resolved)
                    : "");
-  return summary.failed ? kExitScansFailed : kExitOk;
+  return summary.failed ? ExitCode::ScansFailed : ExitCode::Ok;
 }
 
 }  // namespace

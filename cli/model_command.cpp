@@ -13,7 +13,7 @@ struct ModelInfoOptions {
   std::optional<std::filesystem::path> metadata;
 };
 
-int run_model_info(const ModelInfoOptions& options) {
+ExitCode run_model_info(const ModelInfoOptions& options) {
   const auto model = pipeline::SegmentationModel::load(options.model, options.metadata);
   const auto& meta = model.metadata();
   std::cout << "model\t" << model.path().string() << '\n'
@@ -24,7 +24,7 @@ int run_model_info(const ModelInfoOptions& options) {
             << "normalisation\t" << meta.normalisation << '\n';
   for (const auto& label : meta.labels)
     std::cout << "label\t" << label.id << '\t' << label.name << '\t' << label.hemisphere << '\n';
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
 }  // namespace

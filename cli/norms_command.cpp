@@ -12,6 +12,7 @@
 #include "cli/version.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "io/table_file.hpp"
 #include "norms/build.hpp"
 #include "norms/report.hpp"
@@ -82,12 +83,7 @@ norms::Cohort without_flagged(norms::Cohort cohort, const fs::path& qc_tsv, std:
     if (!in_cohort.count(id)) continue;
     ++held;
     ids.push_back(id);
-    std::size_t start = 0;
-    while (start <= flags.size()) {
-      const auto comma = std::min(flags.find(',', start), flags.size());
-      ++by_flag[flags.substr(start, comma - start)];
-      start = comma + 1;
-    }
+    for (const auto& name : split(flags, ',')) ++by_flag[name];
   }
   std::string reasons;
   for (const auto& [name, n] : by_flag) reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", name, n);
@@ -97,7 +93,7 @@ norms::Cohort without_flagged(norms::Cohort cohort, const fs::path& qc_tsv, std:
   return norms::without_scans(cohort, ids);
 }
 
-int run_build(const BuildOptions& options) {
+ExitCode run_build(const BuildOptions& options) {
   const auto threads = limit_threads(options.threads);
   const Stopwatch clock;
   std::string qc_account;
@@ -153,10 +149,10 @@ int run_build(const BuildOptions& options) {
   }
   spdlog::info("norms: wrote {} in {:.1f} s{}", options.out.string(), clock.seconds(),
                model ? "" : " (without a normative model: see the warnings)");
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
-int run_score(const ScoreOptions& options) {
+ExitCode run_score(const ScoreOptions& options) {
   const auto file = io::TableFile::open(options.reference);
   const auto model = norms::read_normative_model(file, options.reference);
   const auto cohort = norms::load_cohort(options.input, {options.exclude});
@@ -165,13 +161,14 @@ int run_score(const ScoreOptions& options) {
   log_notes(notes);
   scores.write_tsv(options.out);
   std::size_t flagged = 0;
-  for (const auto& row : scores.rows) flagged += std::get<std::string>(row[8]) == "yes";
+  const std::size_t flagged_column = scores.column("flagged");
+  for (const auto& row : scores.rows) flagged += std::get<std::string>(row[flagged_column]) == "yes";
   spdlog::info("norms score: {} scans × {} measures, {} values with |z| > {}; wrote {}", cohort.size(),
                model.measures.size(), flagged, options.threshold, options.out.string());
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
-int run_agree(const AgreeOptions& options) {
+ExitCode run_agree(const AgreeOptions& options) {
   const auto threads = limit_threads(options.threads);
   const auto a = norms::load_cohort(options.a, {options.exclude});
   const auto b = norms::load_cohort(options.b, {options.exclude});
@@ -191,24 +188,19 @@ int run_agree(const AgreeOptions& options) {
     norms::write_report(content, options.report);
   }
   spdlog::info("agree: {} measures compared; wrote {}", table.rows.size(), options.out.string());
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
 std::vector<double> parse_bands(const std::string& text) {
   std::vector<double> bands;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const auto& item : split(text, ',')) {
     try {
       bands.push_back(std::stod(item));
     } catch (const std::exception&) {
       throw UsageError("--age-bands: '" + item + "' is not a number of years");
     }
-    if (!bands.empty() && bands.size() > 1 && !(bands.back() > bands[bands.size() - 2]))
+    if (bands.size() > 1 && !(bands.back() > bands[bands.size() - 2]))
       throw UsageError("--age-bands must increase: " + text);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return bands;
 }

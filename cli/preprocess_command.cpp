@@ -72,7 +72,7 @@ void write_table(const jobs::Manifest& manifest, const std::vector<Outcome>& out
   if (!out) throw Error("cannot write " + path.string(), Cause::Runtime);
 }
 
-int run_preprocess(PreprocessCliOptions options) {
+ExitCode run_preprocess(PreprocessCliOptions options) {
   const jobs::Manifest manifest =
       jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths});
   if (!options.allow_external_paths) options.limits.confine_to = manifest.path.parent_path();
@@ -109,7 +109,7 @@ int run_preprocess(PreprocessCliOptions options) {
   const auto failed = std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return !o.ok; });
   spdlog::info("preprocess: {} ok, {} failed; table {}", outcomes.size() - std::size_t(failed), failed,
                (options.out / "preprocessed.tsv").string());
-  return failed ? kExitScansFailed : kExitOk;
+  return failed ? ExitCode::ScansFailed : ExitCode::Ok;
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 #include <optional>
 
 #include "cli/commands.hpp"
-#include "cli/progress.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "io/cohort_store.hpp"
 #include "io/table_file.hpp"
+#include "jobs/progress.hpp"
 #include "qc/flags.hpp"
 #include "qc/page.hpp"
 #include "qc/snapshot.hpp"
@@ -59,14 +59,14 @@ std::vector<qc::SnapshotJob> snapshot_jobs(const io::CohortStore& store, const f
   const fs::path folder = image_folder(store, results);
   std::vector<qc::SnapshotJob> jobs;
   for (std::size_t r = 0; r < images.size(); ++r) {
-    if (statuses[r] != "ok") continue;
+    if (statuses[r] != io::ScanStatus::Ok) continue;
     const fs::path image(images[r]);
     jobs.push_back({r, image.is_absolute() ? image : folder / image, modality[r] == "CT"});
   }
   return jobs;
 }
 
-int run_qc(const QcOptions& o) {
+ExitCode run_qc(const QcOptions& o) {
   std::optional<tbb::global_control> threads;
   if (o.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, std::size_t(o.threads));
   const Stopwatch clock;
@@ -89,7 +89,7 @@ int run_qc(const QcOptions& o) {
                        rules_used(o)};
   if (o.images) {
     const auto jobs = snapshot_jobs(store, o.results);
-    Progress progress("qc: snapshots", jobs.size(), 50, 30);
+    nc::jobs::Progress progress("qc: snapshots", jobs.size(), 50, 30);
     io::ReadLimits limits;
     limits.max_voxels = o.max_voxels;
     const auto errors = qc::write_snapshots(store, jobs, o.out, limits,
@@ -114,7 +114,12 @@ int run_qc(const QcOptions& o) {
   spdlog::info("qc: {} of {} scans flagged{}{}", flagged, store.scan_count(), counts.empty() ? "" : ": ", counts);
   spdlog::info("qc: wrote {} and {} in {:.1f} s", (o.out / "qc.tsv").string(), (o.out / "index.html").string(),
                clock.seconds());
-  return kExitOk;
+  return ExitCode::Ok;
+}
+
+// A rule's limit that is a share (of the brain mask, a region, the image): a fraction in [0, 1].
+void add_share_option(CLI::App& cmd, const std::string& name, double& share, const std::string& description) {
+  cmd.add_option(name, share, description)->check(CLI::Range(0.0, 1.0))->capture_default_str();
 }
 
 }  // namespace
@@ -137,19 +142,11 @@ void add_qc_command(CLI::App& app, Action& action) {
   cmd->add_option("--min-group", r.min_group, "Fewest ok scans of a modality for the cohort rules")
       ->check(CLI::Range(3, 1000000))
       ->capture_default_str();
-  cmd->add_option("--border-share", r.border_share, "Brain-mask share on the image border that flags fov_cut")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--fragment-share", r.fragment_share,
-                  "Region share outside its largest component that flags fragmented_region")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--mr-max-air", r.mr_max_air, "Largest image share below -500 for a scan labelled MR")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cmd->add_option("--ct-min-air", r.ct_min_air, "Smallest image share below -500 HU for a scan labelled CT")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+  add_share_option(*cmd, "--border-share", r.border_share, "Brain-mask share on the image border that flags fov_cut");
+  add_share_option(*cmd, "--fragment-share", r.fragment_share,
+                   "Region share outside its largest component that flags fragmented_region");
+  add_share_option(*cmd, "--mr-max-air", r.mr_max_air, "Largest image share below -500 for a scan labelled MR");
+  add_share_option(*cmd, "--ct-min-air", r.ct_min_air, "Smallest image share below -500 HU for a scan labelled CT");
   cmd->add_option("--reference-z", r.reference_z, "|z| against --reference that flags norm_outlier")
       ->check(CLI::PositiveNumber & kFinite)
       ->capture_default_str();

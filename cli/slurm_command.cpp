@@ -97,7 +97,7 @@ void fit_checkpoint(slurm::JobResources& r) {
   }
 }
 
-int run_submit(SubmitOptions o) {
+ExitCode run_submit(SubmitOptions o) {
   fit_checkpoint(o.resources);
   const fs::path dir = fs::absolute(o.out_dir);
   const auto manifest = jobs::load_manifest(o.manifest);
@@ -129,7 +129,7 @@ int run_submit(SubmitOptions o) {
     std::cout << run_script;
     if (!merge_script.empty())
       std::cout << "\n# ---- merge job (submitted with --dependency=afterok:<array>) ----\n" << merge_script;
-    return kExitOk;
+    return ExitCode::Ok;
   }
 
   if (o.array > 0) slurm::split_manifest(manifest, o.array, dir / "chunks");
@@ -160,7 +160,7 @@ int run_submit(SubmitOptions o) {
   }
   spdlog::info("slurm: watch it with `neurocohort slurm status {}`; logs in {}", dir.string(), (dir / "logs").string());
   std::cout << run_id << "\n";
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
 // ok/failed/pending counts of a results file that a run may be writing right now.
@@ -168,16 +168,14 @@ std::string progress_of(const fs::path& results) {
   if (!fs::exists(results)) return "not started";
   try {
     const auto store = io::CohortStore::open(results, io::CohortStore::Mode::ReadOnly);
-    std::map<std::string, int> counts;
-    for (const auto& s : store.statuses()) ++counts[s];
-    return fmt::format("{}/{} ok, {} failed, {} pending", counts["ok"], store.scan_count(), counts["failed"],
-                       counts["pending"]);
+    const auto counts = io::count_statuses(store.statuses());
+    return fmt::format("{}/{} ok, {} failed, {} pending", counts.ok, store.scan_count(), counts.failed, counts.pending);
   } catch (const Error& e) {
     return std::string("unreadable: ") + e.what();
   }
 }
 
-int run_status(const fs::path& dir) {
+ExitCode run_status(const fs::path& dir) {
   if (!fs::exists(dir / "jobs.json")) throw UsageError(dir.string() + " has no jobs.json: nothing was submitted there");
   // A running job holds its results file open for writing; reading it needs no lock.
   ::setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
@@ -195,7 +193,7 @@ int run_status(const fs::path& dir) {
       std::cout << "  " << path.filename().string() << ": " << progress_of(path) << "\n";
     }
   }
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ struct SynthCliOptions {
   std::string modality = "both";
 };
 
-int run_synth(SynthCliOptions options) {
+ExitCode run_synth(SynthCliOptions options) {
   options.synth.modality = options.modality == "ct"   ? synth::ModalityChoice::CT
                            : options.modality == "mr" ? synth::ModalityChoice::MR
                                                       : synth::ModalityChoice::Both;
@@ -26,7 +26,7 @@ int run_synth(SynthCliOptions options) {
   });
   spdlog::info("synth: wrote {} in {}", options.synth.volumes_only ? "effects.tsv and true_volumes.tsv" : "manifest.tsv, effects.tsv, true_volumes.tsv and the images",
                options.synth.out_dir.string());
-  return kExitOk;
+  return ExitCode::Ok;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cluster/mpi_launch.hpp"
 #include "cluster/record_codec.hpp"
 #include "core/error.hpp"
 
@@ -16,15 +17,10 @@ namespace nc::cluster {
 namespace {
 
 constexpr int kCoordinator = 0;
-enum Tag : int { kRequest = 1, kAssign = 2, kResult = 3 };
+// Message tags: a worker's request, the coordinator's answer, a finished record.
+enum class Tag : int { Request = 1, Assign = 2, Result = 3 };
+constexpr int tag(Tag t) { return static_cast<int>(t); }
 constexpr std::int64_t kNoMoreWork = -1;
-
-bool launched_by_mpi() {
-  // Open MPI's mpirun, and PMIx/PMI launchers (srun) set one of these.
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
-    if (std::getenv(name)) return true;
-  return false;
-}
 
 void check(int code, const char* what) {
   if (code != MPI_SUCCESS) throw Error(std::string("MPI: ") + what + " failed");
@@ -33,7 +29,7 @@ void check(int code, const char* what) {
 }  // namespace
 
 std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
-  if (!launched_by_mpi()) return nullptr;
+  if (!detail::launched_by_mpi()) return nullptr;
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
   std::unique_ptr<MpiSession> session(new MpiSession());
@@ -43,7 +39,6 @@ std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, session->rank_, MPI_INFO_NULL, &node);
   MPI_Comm_rank(node, &session->local_rank_);
-  MPI_Comm_size(node, &session->local_size_);
   MPI_Comm_free(&node);
   return session;
 }
@@ -101,19 +96,20 @@ void serve_workers(const MpiSession& session, WorkQueue& queue) {
   std::vector<char> buffer;
   while (active > 0 || outstanding > 0) {
     const MPI_Status status = wait_for_message();
-    if (status.MPI_TAG == kRequest) {
+    if (status.MPI_TAG == tag(Tag::Request)) {
       int ignored = 0;
-      MPI_Recv(&ignored, 1, MPI_INT, status.MPI_SOURCE, kRequest, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(&ignored, 1, MPI_INT, status.MPI_SOURCE, tag(Tag::Request), MPI_COMM_WORLD, MPI_STATUS_IGNORE);
       const auto row = queue.next();
       const std::int64_t answer = row ? std::int64_t(*row) : kNoMoreWork;
-      check(MPI_Send(&answer, 1, MPI_INT64_T, status.MPI_SOURCE, kAssign, MPI_COMM_WORLD), "MPI_Send");
+      check(MPI_Send(&answer, 1, MPI_INT64_T, status.MPI_SOURCE, tag(Tag::Assign), MPI_COMM_WORLD), "MPI_Send");
       if (row) ++outstanding;
       else --active;
-    } else if (status.MPI_TAG == kResult) {
+    } else if (status.MPI_TAG == tag(Tag::Result)) {
       int bytes = 0;
       MPI_Get_count(&status, MPI_BYTE, &bytes);
       buffer.resize(std::size_t(bytes));
-      check(MPI_Recv(buffer.data(), bytes, MPI_BYTE, status.MPI_SOURCE, kResult, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+      check(MPI_Recv(buffer.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag(Tag::Result), MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE),
             "MPI_Recv");
       queue.complete(record_from(buffer, status.MPI_SOURCE, queue));
       --outstanding;
@@ -133,9 +129,9 @@ MpiWorkerTransport::~MpiWorkerTransport() = default;
 std::optional<std::size_t> MpiWorkerTransport::next_row() {
   const std::lock_guard lock(impl_->mutex);
   const int request = 0;
-  check(MPI_Send(&request, 1, MPI_INT, kCoordinator, kRequest, MPI_COMM_WORLD), "MPI_Send");
+  check(MPI_Send(&request, 1, MPI_INT, kCoordinator, tag(Tag::Request), MPI_COMM_WORLD), "MPI_Send");
   std::int64_t row = kNoMoreWork;
-  check(MPI_Recv(&row, 1, MPI_INT64_T, kCoordinator, kAssign, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+  check(MPI_Recv(&row, 1, MPI_INT64_T, kCoordinator, tag(Tag::Assign), MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
   if (row == kNoMoreWork) return std::nullopt;
   return std::size_t(row);
 }
@@ -144,7 +140,8 @@ void MpiWorkerTransport::deliver(io::ScanRecord record) {
   const std::vector<char> bytes = encode_record(record);
   if (bytes.size() > std::size_t(INT_MAX)) throw Error("MPI: a record of over 2 GiB cannot be sent");
   const std::lock_guard lock(impl_->mutex);
-  check(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, kCoordinator, kResult, MPI_COMM_WORLD), "MPI_Send");
+  check(MPI_Send(bytes.data(), int(bytes.size()), MPI_BYTE, kCoordinator, tag(Tag::Result), MPI_COMM_WORLD),
+        "MPI_Send");
 }
 
 }  // namespace nc::cluster

@@ -3,7 +3,9 @@
 /// The MPI transport: rank 0 coordinates (serve_workers), every other rank is a worker
 /// (MpiWorkerTransport). Workers ask for work with a small request and get one manifest row
 /// back (dynamic sharding: fast ranks simply ask more often); they send each finished record
-/// to rank 0, the only writer of RESULTS.h5. No MPI headers here.
+/// to rank 0, the only writer of RESULTS.h5. No MPI headers here, and no build switch for the
+/// callers: a build without MPI links mpi_stub.cpp, where no session ever starts (a process
+/// launched as one of several ranks is refused) and the rest is unreachable.
 
 #include <memory>
 #include <optional>
@@ -17,13 +19,13 @@ namespace nc::cluster {
 /// take turns through a mutex.
 class MpiSession {
  public:
-  /// The session when launched under MPI with more than one rank, else nullopt.
+  /// The session when launched under MPI with more than one rank, else null.
+  /// \throws UsageError in a build without MPI that was launched as one of several ranks.
   static std::unique_ptr<MpiSession> start_if_launched();
   ~MpiSession();
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }  ///< rank among the ranks of this node
-  int local_size() const { return local_size_; }
   /// Rank 0 tells the others whether it could open the store; a worker returns false when
   /// the coordinator could not (the worker then exits quietly: rank 0 reports the error).
   bool broadcast_ready(bool ready) const;
@@ -32,7 +34,7 @@ class MpiSession {
 
  private:
   MpiSession() = default;
-  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+  int rank_ = 0, size_ = 1, local_rank_ = 0;
 };
 
 /// Rank 0: answers work requests from `queue` and hands records to it, until every worker has

@@ -137,6 +137,9 @@ std::vector<char> encode_record(const io::ScanRecord& r) {
   w.put(r.seconds);
   w.put(r.host);
   w.put(std::int32_t(r.rank));
+  w.put(r.started_at);
+  w.put(r.finished_at);
+  w.put_doubles(r.stage_seconds);
   for (const auto* named : {&r.metrics, &r.qc}) {
     w.put(std::uint32_t(named->size()));
     for (const auto& [name, values] : *named) {
@@ -165,6 +168,9 @@ io::ScanRecord decode_record(const std::vector<char>& bytes) {
   r.seconds = in.get<double>();
   r.host = in.get_string();
   r.rank = in.get<std::int32_t>();
+  r.started_at = in.get<double>();
+  r.finished_at = in.get<double>();
+  r.stage_seconds = in.get_doubles();
   for (auto* named : {&r.metrics, &r.qc}) {
     const auto count = in.get<std::uint32_t>();
     if (count > kMaxMetrics) in.fail(std::to_string(count) + (named == &r.qc ? " QC measures" : " metrics"));

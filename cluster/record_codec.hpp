@@ -6,8 +6,9 @@
 /// native CT instead of 131 MB raw), every count and length checked against the message and
 /// the map's grid before anything is allocated or written.
 ///
-/// Layout (version 3): "NCRC" u16 version | u64 row | u8 ok | str error | f64 icv_ml |
-/// f64 seconds | str host | i32 rank | u32 metrics { str name | u64 n | n × f64 } |
+/// Layout (version 4): "NCRC" u16 version | u64 row | u8 ok | str error | f64 icv_ml |
+/// f64 seconds | str host | i32 rank | f64 started_at | f64 finished_at |
+/// u64 n | n × f64 stage_seconds | u32 metrics { str name | u64 n | n × f64 } |
 /// u32 qc measures { str name | u64 n | n × f64 } |
 /// u8 has_labels { i64[3] size | f64[3] spacing | f64[3] origin | f64[9] direction |
 /// u8 one_byte | u64 chunks { u64 bytes | bytes } }, where str is u64 length + bytes.
@@ -20,7 +21,7 @@
 
 namespace nc::cluster {
 
-inline constexpr std::uint16_t kRecordVersion = 3;
+inline constexpr std::uint16_t kRecordVersion = 4;
 
 /// A message that is not a valid record. `row` is the scan's row when the message got that far.
 class RecordError : public Error {

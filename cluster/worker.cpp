@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "core/clock.hpp"
+
 namespace nc::cluster {
 
 StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifest,
@@ -21,6 +23,7 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
     auto work = std::make_unique<ScanWork>();
     work->row = *row;
     work->scan = manifest.scans.at(*row);
+    work->started_at = now_unix_seconds();
     return work.release();
   };
   const auto parallel = tbb::filter_mode::parallel;

@@ -16,6 +16,11 @@ inline std::string now_iso8601() {
   return text;
 }
 
+/// The current UTC time in Unix seconds (with fractions), for per-scan start and end times.
+inline double now_unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 /// Seconds since construction, on the monotonic clock.
 class Stopwatch {
  public:

@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// The typed errors of neurocohort. Library code throws them; only cli/ catches, prints one
-/// line and chooses the exit code.
+/// The typed errors of neurocohort and the exit codes they map to. Library code throws them;
+/// cli/ catches, prints one line and exits with exit_code_of() (an MPI rank aborts the job
+/// with it).
 
 #include <stdexcept>
 #include <string>
@@ -54,5 +55,17 @@ class StoreError : public Error {
  public:
   using Error::Error;
 };
+
+/// The exit status of every command (docs/user-guide.md lists them); a run stopped by a signal
+/// exits with 128 + the signal instead.
+enum class ExitCode : int { Ok = 0, ScansFailed = 1, Usage = 2, Runtime = 3 };
+constexpr int exit_status(ExitCode code) { return static_cast<int>(code); }
+
+/// The exit code of a command that stopped on `error`: Usage for the input's fault, Runtime for
+/// everything else (a library's failure, an internal error).
+inline ExitCode exit_code_of(const std::exception& error) {
+  const auto* known = dynamic_cast<const Error*>(&error);
+  return known && known->cause() == Cause::Input ? ExitCode::Usage : ExitCode::Runtime;
+}
 
 }  // namespace nc

@@ -1,18 +1,33 @@
 #pragma once
 /// \file
-/// Small text helpers shared by the parsers of tables and image headers and the HTML pages.
+/// Small text helpers shared by the parsers of tables, image headers and program output, and
+/// the HTML pages.
 
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 namespace nc {
 
 /// `s` without leading and trailing characters of `blanks`.
-inline std::string trim(const std::string& s, const char* blanks = " \t\r") {
+inline std::string trim(const std::string& s, const char* blanks = " \t\r\n") {
   const auto first = s.find_first_not_of(blanks);
   if (first == std::string::npos) return {};
   return s.substr(first, s.find_last_not_of(blanks) - first + 1);
+}
+
+/// The fields of `text` between `separator`s, empty ones kept: "a::b" has three fields and ""
+/// one, so that a parser sees a missing field (a trailing "1:" of a time limit) as an empty one.
+inline std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (auto end = text.find(separator); end != std::string::npos; end = text.find(separator, start)) {
+    fields.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  fields.push_back(text.substr(start));
+  return fields;
 }
 
 /// ASCII lower case.

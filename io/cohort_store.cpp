@@ -25,6 +25,7 @@ namespace fs = std::filesystem;
 using namespace h5;
 
 constexpr const char* kStatusPending = "pending";
+constexpr ScanStatus kStatuses[] = {ScanStatus::Pending, ScanStatus::Ok, ScanStatus::Failed};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Writes a map's stored chunks as they are: the workers already filtered them exactly as the
@@ -167,6 +168,17 @@ void create_row_dataset(hid_t group, const std::string& name, const std::vector<
             H5Dclose);
 }
 
+// The stages of an existing store's /timing, its datasets checked against the scan count.
+std::vector<std::string> read_stage_names(hid_t file, std::size_t scans) {
+  if (H5Lexists(file, "/timing", H5P_DEFAULT) <= 0) return {};
+  auto names = read_text_dataset(open_dataset(file, "/timing/stages").get(), "/timing/stages");
+  for (const char* name : {"/timing/started_at", "/timing/finished_at"})
+    require_shape(open_dataset(file, name).get(), {scans}, name, "one value per scan");
+  require_shape(open_dataset(file, "/timing/stage_seconds").get(), {scans, names.size()}, "/timing/stage_seconds",
+                "scans × stages");
+  return names;
+}
+
 const std::vector<std::string> kRecordColumns = {"status", "error", "icv_ml", "seconds", "host", "rank"};
 
 }  // namespace
@@ -251,6 +263,7 @@ struct CohortStore::Impl {
   std::vector<Region> regions;
   std::vector<std::string> metric_names;
   QcLayout qc;
+  std::vector<std::string> stage_names;
 };
 
 CohortStore::CohortStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -260,7 +273,8 @@ CohortStore::~CohortStore() = default;
 
 CohortStore CohortStore::create(const fs::path& path, const std::vector<TableColumn>& scans,
                                 const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
-                                const Provenance& provenance, const QcLayout& qc) {
+                                const Provenance& provenance, const QcLayout& qc,
+                                const std::vector<std::string>& stage_names) {
   silence_hdf5_errors();
   const auto id_column = std::find_if(scans.begin(), scans.end(), [](const auto& c) { return c.name == "scan_id"; });
   if (id_column == scans.end() || !std::holds_alternative<std::vector<std::string>>(id_column->values))
@@ -322,6 +336,13 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
   const Handle qc_group = create_group(file, "qc");
   for (const auto& m : qc.per_scan) create_row_dataset(qc_group.get(), m, {n}, "/qc/" + m);
   for (const auto& m : qc.per_region) create_row_dataset(qc_group.get(), m, {n, regions.size()}, "/qc/" + m);
+  if (!stage_names.empty()) {
+    const Handle timing_group = create_group(file, "timing");
+    write_text_column(timing_group.get(), "stages", stage_names);
+    create_row_dataset(timing_group.get(), "started_at", {n}, "/timing/started_at");
+    create_row_dataset(timing_group.get(), "finished_at", {n}, "/timing/finished_at");
+    create_row_dataset(timing_group.get(), "stage_seconds", {n, stage_names.size()}, "/timing/stage_seconds");
+  }
   create_group(file, "labels");
   for (const auto& [key, value] : provenance) write_text_attribute(file, key, value);
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + path.string());
@@ -331,6 +352,7 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
   impl->regions = regions;
   impl->metric_names = metric_names;
   impl->qc = qc;
+  impl->stage_names = stage_names;
   return CohortStore(std::move(impl));
 }
 
@@ -355,6 +377,7 @@ CohortStore CohortStore::open(const fs::path& path, Mode mode) {
       for (const auto& column : kRecordColumns) open_dataset(file, "/scans/" + column);
     validate_layout(file, impl->scan_ids.size(), impl->regions.size(), impl->metric_names);
     impl->qc = read_qc_layout(file, impl->scan_ids.size(), impl->regions.size());
+    impl->stage_names = read_stage_names(file, impl->scan_ids.size());
   } catch (const StoreError& e) {
     throw StoreError(path.string() + ": " + e.what());
   } catch (const std::bad_alloc&) {
@@ -370,14 +393,52 @@ const std::vector<Region>& CohortStore::regions() const { return impl_->regions;
 const std::vector<std::string>& CohortStore::metric_names() const { return impl_->metric_names; }
 std::vector<std::string> CohortStore::scan_columns() const { return group_members(impl_->file.get(), "/scans"); }
 const QcLayout& CohortStore::qc_layout() const { return impl_->qc; }
+const std::vector<std::string>& CohortStore::stage_names() const { return impl_->stage_names; }
 
 bool CohortStore::has_scan_column(const std::string& name) const {
   return H5Lexists(impl_->file.get(), ("/scans/" + name).c_str(), H5P_DEFAULT) > 0;
 }
 
+const char* status_name(ScanStatus status) {
+  switch (status) {
+    case ScanStatus::Pending:
+      return kStatusPending;
+    case ScanStatus::Ok:
+      return "ok";
+    case ScanStatus::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+StatusCounts count_statuses(const std::vector<ScanStatus>& statuses) {
+  StatusCounts counts;
+  for (const ScanStatus s : statuses) {
+    if (s == ScanStatus::Ok)
+      ++counts.ok;
+    else if (s == ScanStatus::Failed)
+      ++counts.failed;
+    else
+      ++counts.pending;
+  }
+  return counts;
+}
+
 // Without a status column every row is a finished result (a store another tool wrote).
-std::vector<std::string> CohortStore::statuses() const {
-  return has_scan_column("status") ? read_text_column("status") : std::vector<std::string>(scan_count(), "ok");
+std::vector<ScanStatus> CohortStore::statuses() const {
+  if (!has_scan_column("status")) return std::vector<ScanStatus>(scan_count(), ScanStatus::Ok);
+  const auto texts = read_text_column("status");
+  std::vector<ScanStatus> statuses;
+  statuses.reserve(texts.size());
+  for (std::size_t r = 0; r < texts.size(); ++r) {
+    const auto known = std::find_if(std::begin(kStatuses), std::end(kStatuses),
+                                    [&](ScanStatus s) { return texts[r] == status_name(s); });
+    if (known == std::end(kStatuses))
+      throw StoreError(impl_->path.string() + ": scan " + impl_->scan_ids[r] + " has status '" + texts[r] +
+                       "'; a status is ok, failed or pending");
+    statuses.push_back(*known);
+  }
+  return statuses;
 }
 
 void CohortStore::write(const ScanRecord& record) {
@@ -431,14 +492,46 @@ void CohortStore::write(const ScanRecord& record) {
     if (std::find(impl_->metric_names.begin(), impl_->metric_names.end(), name) == impl_->metric_names.end())
       throw StoreError(impl_->path.string() + ": the store has no metric " + name);
   write_qc_row(record);
+  write_timing_row(record);
 
   write_row_values(file, "/scans/icv_ml", record.row, H5T_NATIVE_DOUBLE, &record.icv_ml, 1);
   write_row_values(file, "/scans/seconds", record.row, H5T_NATIVE_DOUBLE, &record.seconds, 1);
   write_row_values(file, "/scans/rank", record.row, H5T_NATIVE_INT, &record.rank, 1);
   write_row_text(file, "/scans/host", record.row, record.host);
   write_row_text(file, "/scans/error", record.row, record.ok ? std::string() : record.error);
-  write_row_text(file, "/scans/status", record.row, record.ok ? "ok" : "failed");
+  write_row_text(file, "/scans/status", record.row, status_name(record.ok ? ScanStatus::Ok : ScanStatus::Failed));
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + impl_->path.string());
+}
+
+void CohortStore::write_timing_row(const ScanRecord& record) {
+  const std::size_t stages = impl_->stage_names.size();
+  if (stages == 0) return;
+  if (!record.stage_seconds.empty() && record.stage_seconds.size() != stages)
+    throw StoreError(impl_->path.string() + ": a record times " + std::to_string(record.stage_seconds.size()) +
+                     " stages; the store has " + std::to_string(stages));
+  const hid_t file = impl_->file.get();
+  const std::vector<double> seconds =
+      record.stage_seconds.empty() ? std::vector<double>(stages, kNaN) : record.stage_seconds;
+  write_row_values(file, "/timing/stage_seconds", record.row, H5T_NATIVE_DOUBLE, seconds.data(), stages);
+  write_row_values(file, "/timing/started_at", record.row, H5T_NATIVE_DOUBLE, &record.started_at, 1);
+  write_row_values(file, "/timing/finished_at", record.row, H5T_NATIVE_DOUBLE, &record.finished_at, 1);
+}
+
+std::vector<double> CohortStore::read_timing(const std::string& name) const {
+  const std::size_t stages = impl_->stage_names.size();
+  if (stages == 0)
+    throw StoreError(impl_->path.string() +
+                     ": the results file has no /timing (written by an older "
+                     "neurocohort or another tool)");
+  if (name != "started_at" && name != "finished_at" && name != "stage_seconds")
+    throw StoreError(impl_->path.string() + ": no timing dataset " + name);
+  const std::string path = "/timing/" + name;
+  std::vector<double> values(scan_count() * (name == "stage_seconds" ? stages : 1));
+  if (!values.empty())
+    check(H5Dread(open_dataset(impl_->file.get(), path).get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                  values.data()),
+          "read " + path);
+  return values;
 }
 
 void CohortStore::write_qc_row(const ScanRecord& record) {
@@ -599,7 +692,7 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   const auto number_or_nan = [&](const char* column) {
     return has_scan_column(column) ? read_row_values(file, std::string("/scans/") + column, row, 1)[0] : kNaN;
   };
-  record.ok = text_or("status", "ok") == "ok";
+  record.ok = text_or("status", status_name(ScanStatus::Ok)) == status_name(ScanStatus::Ok);
   record.error = text_or("error", "");
   record.host = text_or("host", "");
   record.icv_ml = number_or_nan("icv_ml");
@@ -609,6 +702,11 @@ ScanRecord CohortStore::read_record(std::size_t row) const {
   for (const auto& name : impl_->metric_names)
     record.metrics[name] = read_row_values(file, "/metrics/" + name, row, impl_->regions.size());
   for (const auto& name : impl_->qc.per_scan) record.qc[name] = read_row_values(file, "/qc/" + name, row, 1);
+  if (!impl_->stage_names.empty()) {
+    record.started_at = read_row_values(file, "/timing/started_at", row, 1)[0];
+    record.finished_at = read_row_values(file, "/timing/finished_at", row, 1)[0];
+    record.stage_seconds = read_row_values(file, "/timing/stage_seconds", row, impl_->stage_names.size());
+  }
   for (const auto& name : impl_->qc.per_region)
     record.qc[name] = read_row_values(file, "/qc/" + name, row, impl_->regions.size());
   record.labels = read_stored_labels(impl_->scan_ids[row]);

@@ -43,6 +43,17 @@ struct QcLayout {
   bool operator==(const QcLayout& other) const;
 };
 
+/// Where a row stands: not processed yet, measured, or failed with a reason.
+enum class ScanStatus { Pending, Ok, Failed };
+/// "pending", "ok" or "failed", as /scans/status stores it.
+const char* status_name(ScanStatus status);
+
+/// How many rows stand where.
+struct StatusCounts {
+  std::size_t ok = 0, failed = 0, pending = 0;
+};
+StatusCounts count_statuses(const std::vector<ScanStatus>& statuses);
+
 /// The outcome of one scan, written into row `row`.
 struct ScanRecord {
   std::size_t row = 0;
@@ -58,6 +69,11 @@ struct ScanRecord {
   /// QC measures by name: one value for a per-scan measure, one per region for a per-region one;
   /// a measure the store has but the record lacks stays NaN.
   std::map<std::string, std::vector<double>> qc;
+  /// When the worker took the scan and when it had finished it, in Unix seconds (UTC), and its
+  /// seconds per stage of the store's stage_names(); stored under /timing when the store has it.
+  double started_at = std::numeric_limits<double>::quiet_NaN();
+  double finished_at = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> stage_seconds;
   /// The label map in its stored form (io/label_chunks.hpp), stored under /labels/<scan_id>.
   std::optional<StoredLabels> labels;
 };
@@ -68,11 +84,13 @@ using Provenance = std::map<std::string, std::string>;
 class CohortStore {
  public:
   /// Creates a new store. `scans` must contain a text column "scan_id"; every column has
-  /// one value per scan. Status, error, icv_ml, seconds, host and rank columns are added.
+  /// one value per scan. Status, error, icv_ml, seconds, host and rank columns are added; with
+  /// `stage_names`, the /timing group (each scan's start, end and seconds per stage).
   /// \throws StoreError if the file exists or cannot be created, or the columns disagree.
   static CohortStore create(const std::filesystem::path& path, const std::vector<TableColumn>& scans,
                             const std::vector<Region>& regions, const std::vector<std::string>& metric_names,
-                            const Provenance& provenance, const QcLayout& qc = {});
+                            const Provenance& provenance, const QcLayout& qc = {},
+                            const std::vector<std::string>& stage_names = {});
 
   /// Opens an existing store read-write (for resume) or read-only. Read-only, a store needs only
   /// /scans/scan_id, /regions/label and name, and /metrics (another tool's file, written with
@@ -96,10 +114,12 @@ class CohortStore {
   std::vector<std::string> scan_columns() const;
   /// The QC measures under /qc/; empty for a store written before QC or by another tool.
   const QcLayout& qc_layout() const;
+  /// The stages /timing/stage_seconds has a column for; empty for a store without /timing.
+  const std::vector<std::string>& stage_names() const;
 
-  /// The status of every row: "pending", "ok" or "failed"; "ok" for every row of a store
-  /// without a status column (written by another tool).
-  std::vector<std::string> statuses() const;
+  /// The status of every row; Ok for every row of a store without a status column (written by
+  /// another tool). \throws StoreError on a status text other than the three of status_name().
+  std::vector<ScanStatus> statuses() const;
   bool has_scan_column(const std::string& name) const;
 
   /// Writes one record into its row, label map first and status last, then flushes the file.
@@ -118,6 +138,9 @@ class CohortStore {
   /// A QC measure: one value per scan, or [scans × regions] row-major.
   /// \throws StoreError when the store has no such measure.
   std::vector<double> read_qc(const std::string& name) const;
+  /// A /timing dataset: "started_at" or "finished_at" (one value per scan) or "stage_seconds"
+  /// ([scans × stages] row-major). \throws StoreError when the store has no /timing.
+  std::vector<double> read_timing(const std::string& name) const;
   /// The stored label map of a scan, if one was written, decoded through HDF5's filters.
   std::optional<LabelVolume> read_labels(const std::string& scan_id) const;
   /// The same map in its stored form: the chunks copied raw (H5Dread_chunk), or re-encoded
@@ -133,6 +156,7 @@ class CohortStore {
   struct Impl;
   explicit CohortStore(std::unique_ptr<Impl> impl);
   void write_qc_row(const ScanRecord& record);
+  void write_timing_row(const ScanRecord& record);
   std::unique_ptr<Impl> impl_;
 };
 

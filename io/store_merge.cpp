@@ -82,6 +82,13 @@ QcLayout union_of_qc(const std::vector<CohortStore>& stores, const std::vector<f
   return all;
 }
 
+// The stages every input times; none when they differ (a store from before /timing has none).
+std::vector<std::string> common_stage_names(const std::vector<CohortStore>& stores) {
+  for (const auto& store : stores)
+    if (store.stage_names() != stores.front().stage_names()) return {};
+  return stores.front().stage_names();
+}
+
 }  // namespace
 
 MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& out, const MergeOptions& options,
@@ -113,7 +120,7 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
         first_row.push_back(r);
         finished.emplace_back();
       }
-      if (statuses[r] != "pending") finished[it->second].push_back({i, r});
+      if (statuses[r] != ScanStatus::Pending) finished[it->second].push_back({i, r});
     }
   }
 
@@ -148,7 +155,7 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
        {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata", "precision"})
     if (const auto value = attribute_or(stores.front(), inherited, ""); !value.empty()) provenance[inherited] = value;
   auto merged = CohortStore::create(out, columns, stores.front().regions(), stores.front().metric_names(), provenance,
-                                    union_of_qc(stores, inputs));
+                                    union_of_qc(stores, inputs), common_stage_names(stores));
 
   MergeSummary summary;
   summary.scans = first_input.size();

@@ -12,14 +12,9 @@ namespace {
 std::string trim_field(const std::string& s) { return trim(s, " \r"); }
 
 std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  while (true) {
-    const auto tab = line.find('\t', start);
-    fields.push_back(trim_field(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start)));
-    if (tab == std::string::npos) return fields;
-    start = tab + 1;
-  }
+  std::vector<std::string> fields = split(line, '\t');
+  for (auto& field : fields) field = trim_field(field);
+  return fields;
 }
 
 }  // namespace

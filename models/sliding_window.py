@@ -1,6 +1,7 @@
 """Sliding-window inference with Gaussian importance blending, as neurocohort's C++ does it
-(pipeline/sliding_window.cpp): windows at a step of half the patch, the last one flush with
-the end of each axis, each window's softmax weighted by a Gaussian of sigma = patch / 8."""
+(sliding_window_probabilities in pipeline/inference.cpp): windows at a step of half the patch
+(the C++ default overlap of 0.5), the last one flush with the end of each axis, each window's
+softmax weighted by a Gaussian of sigma = patch / 8."""
 import torch
 import torch.nn.functional as F
 

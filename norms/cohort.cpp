@@ -105,7 +105,7 @@ Cohort load_results(const fs::path& path) {
   const std::size_t regions = c.regions.size();
   std::vector<std::size_t> rows;
   for (std::size_t i = 0; i < store.scan_count(); ++i) {
-    if (status[i] != "ok") {
+    if (status[i] != io::ScanStatus::Ok) {
       ++c.skipped_scans;
       continue;
     }

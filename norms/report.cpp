@@ -165,14 +165,18 @@ void plot_asymmetry(Plotter& plotter, const Table& asymmetry) {
   std::ostream& s = plotter.begin("asymmetry");
   std::vector<std::string> pairs;
   std::vector<std::vector<double>> all, female, male;
+  const std::size_t pair_column = asymmetry.column("pair"), stratum_column = asymmetry.column("stratum"),
+                    index = asymmetry.column("asymmetry_index"), low = asymmetry.column("ai_ci_low"),
+                    high = asymmetry.column("ai_ci_high");
   for (const auto& row : asymmetry.rows) {
-    const auto& pair = std::get<std::string>(row[0]);
-    const auto& stratum = std::get<std::string>(row[1]);
+    const auto& pair = std::get<std::string>(row[pair_column]);
+    const auto& stratum = std::get<std::string>(row[stratum_column]);
     if (std::find(pairs.begin(), pairs.end(), pair) == pairs.end()) pairs.push_back(pair);
     const double x = double(std::find(pairs.begin(), pairs.end(), pair) - pairs.begin());
     const double offset = stratum == "all" ? 0 : stratum == "sex=F" ? -0.2 : 0.2;
     auto& series = stratum == "all" ? all : stratum == "sex=F" ? female : male;
-    series.push_back({x + offset, std::get<double>(row[13]), std::get<double>(row[14]), std::get<double>(row[15])});
+    series.push_back(
+        {x + offset, std::get<double>(row[index]), std::get<double>(row[low]), std::get<double>(row[high])});
   }
   data_block(s, "all", all);
   data_block(s, "F", female);
@@ -188,13 +192,14 @@ void plot_asymmetry(Plotter& plotter, const Table& asymmetry) {
 }
 
 void plot_bland_altman(Plotter& plotter, const std::string& id, const std::string& measure,
-                       const std::vector<std::pair<double, double>>& pairs, const std::vector<Cell>& agreement_row) {
+                       const std::vector<std::pair<double, double>>& pairs, const Table& agreement,
+                       const std::vector<Cell>& agreement_row) {
   std::ostream& s = plotter.begin(id);
   std::vector<std::vector<double>> points;
   for (const auto& [a, b] : pairs) points.push_back({(a + b) / 2, a - b});
   data_block(s, "D", points);
-  const double bias = std::get<double>(agreement_row[4]), low = std::get<double>(agreement_row[6]),
-               high = std::get<double>(agreement_row[7]);
+  const auto number = [&](const char* column) { return std::get<double>(agreement_row[agreement.column(column)]); };
+  const double bias = number("bias"), low = number("loa_low"), high = number("loa_high");
   s << "set title " << quoted("Bland-Altman: " + measure) << "\nset xlabel 'mean of A and B (mL)'\n"
     << "set ylabel 'A - B (mL)'\nset key below horizontal\n"
     << "plot $D using 1:2 with points pt 7 ps 0.4 lc rgb '#7570b3' title 'scans', " << bias
@@ -282,8 +287,9 @@ void write_report(const ReportContent& content, const fs::path& out) {
   if (asymmetry_table) plot_asymmetry(plotter, *asymmetry_table);
   if (agreement_table && content.compared) {
     const MeasureSet compared = measures_of(*content.compared);
+    const std::size_t measure_column = agreement_table->column("measure");
     for (const auto& row : agreement_table->rows) {
-      const auto& name = std::get<std::string>(row[0]);
+      const auto& name = std::get<std::string>(row[measure_column]);
       const auto ia = std::find(measures.names.begin(), measures.names.end(), name);
       const auto ib = std::find(compared.names.begin(), compared.names.end(), name);
       if (ia == measures.names.end() || ib == compared.names.end()) continue;
@@ -291,7 +297,7 @@ void write_report(const ReportContent& content, const fs::path& out) {
       plot_bland_altman(plotter, agreement_plots.back(), name,
                         matched_volumes(c, measures, std::size_t(ia - measures.names.begin()), *content.compared,
                                         compared, std::size_t(ib - compared.names.begin())),
-                        row);
+                        *agreement_table, row);
     }
   }
   const auto svgs = plotter.render();

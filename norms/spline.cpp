@@ -1,15 +1,13 @@
 #include "norms/spline.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <string>
 
 #include "core/error.hpp"
-#include "norms/statistics.hpp"
+#include "core/quantile.hpp"
 
 namespace nc::norms {
 
-std::vector<double> spline_knots(std::vector<double> values, int k) {
+std::vector<double> spline_knots(const std::vector<double>& values, int k) {
   if (k < 3) throw Error("a restricted cubic spline needs at least 3 knots, not " + std::to_string(k));
   std::vector<double> q;
   if (k == 4) {
@@ -17,9 +15,8 @@ std::vector<double> spline_knots(std::vector<double> values, int k) {
   } else {
     for (int i = 0; i < k; ++i) q.push_back(0.05 + 0.90 * double(i) / double(k - 1));
   }
-  std::sort(values.begin(), values.end());
   std::vector<double> knots;
-  for (double quantile : q) knots.push_back(quantile_of_sorted(values, quantile));
+  for (double at : q) knots.push_back(quantile(values, at));
   for (std::size_t i = 1; i < knots.size(); ++i)
     if (!(knots[i] > knots[i - 1]))
       throw Error("the ages give coincident spline knots (" + std::to_string(knots[i]) +

@@ -11,7 +11,7 @@ namespace nc::norms {
 /// Knot positions as quantiles of the data: Harrell's 5/35/65/95 % for four knots, else
 /// spread evenly between the 5th and 95th percentiles.
 /// \throws Error when k < 3 or the knots coincide (too few distinct values).
-std::vector<double> spline_knots(std::vector<double> values, int k);
+std::vector<double> spline_knots(const std::vector<double>& values, int k);
 
 /// The K − 1 basis values at x: x, then C_1(x) … C_{K−2}(x).
 std::vector<double> spline_basis(double x, const std::vector<double>& knots);

@@ -1,11 +1,12 @@
 #include "norms/statistics.hpp"
 
+#include <algorithm>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <numeric>
+
+#include "core/quantile.hpp"
 
 namespace nc::norms {
 
@@ -120,13 +121,6 @@ PairedTest paired_t(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
   return test;
 }
 
-double quantile_of_sorted(const std::vector<double>& sorted, double q) {
-  const double position = q * double(sorted.size() - 1);
-  const auto below = static_cast<std::size_t>(std::floor(position));
-  const std::size_t above = std::min(below + 1, sorted.size() - 1);
-  return sorted[below] + (position - double(below)) * (sorted[above] - sorted[below]);
-}
-
 Summary summarize(std::vector<double> values) {
   Summary s;
   s.n = long(values.size());
@@ -135,7 +129,7 @@ Summary summarize(std::vector<double> values) {
   double ss = 0;
   for (double v : values) ss += (v - s.mean) * (v - s.mean);
   s.sd = std::sqrt(ss / double(s.n - 1));
-  s.median = quantile_of_sorted(values, 0.5);
+  s.median = quantile(values, 0.5);
   s.min = values.front();
   s.max = values.back();
   return s;

@@ -65,8 +65,4 @@ struct Summary {
 /// \pre values.size() >= 2
 Summary summarize(std::vector<double> values);
 
-/// The q-quantile (0..1) with linear interpolation between order statistics (numpy's default).
-/// \pre sorted ascending, not empty
-double quantile_of_sorted(const std::vector<double>& sorted, double q);
-
 }  // namespace nc::norms

@@ -1,5 +1,6 @@
 #include "norms/table.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -9,6 +10,10 @@
 #include "core/error.hpp"
 
 namespace nc::norms {
+
+std::size_t Table::column(const std::string& column_name) const {
+  return std::size_t(std::find(header.begin(), header.end(), column_name) - header.begin());
+}
 
 std::vector<io::TableColumn> Table::columns() const {
   std::vector<io::TableColumn> out;

@@ -19,6 +19,9 @@ struct Table {
   std::vector<std::string> header;
   std::vector<std::vector<Cell>> rows;
 
+  /// The index of the column `column_name` in `header` and in every row; header.size() when the
+  /// table has no such column.
+  std::size_t column(const std::string& column_name) const;
   /// Column-wise, for HDF5: a column is text when its first row is text.
   std::vector<io::TableColumn> columns() const;
   /// \throws Error when the file cannot be written.

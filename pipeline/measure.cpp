@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/quantile.hpp"
 #include "kernels/label_stats/label_stats.hpp"
 
 namespace nc::pipeline {
@@ -150,25 +151,13 @@ std::vector<double> squared_distance_to(const std::vector<std::uint8_t>& feature
   return d;
 }
 
-/// numpy.percentile's default (linear interpolation between order statistics), from the two
-/// order statistics it needs (nth_element) rather than a full sort.
-double percentile(std::vector<double> values, double q) {
-  const double position = q / 100.0 * double(values.size() - 1);
-  const std::size_t below = std::size_t(position);
-  const auto nth = values.begin() + std::ptrdiff_t(below);
-  std::nth_element(values.begin(), nth, values.end());
-  if (below + 1 >= values.size()) return *nth;
-  const double next = *std::min_element(nth + 1, values.end());
-  return *nth + (next - *nth) * (position - double(below));
-}
-
 double directed_percentile(const std::vector<std::uint8_t>& from, const std::vector<std::uint8_t>& to, const Box& box,
                            const Vec3& spacing) {
   const std::vector<double> d = squared_distance_to(to, box, spacing);
   std::vector<double> distances;
   for (std::size_t v = 0; v < from.size(); ++v)
     if (from[v]) distances.push_back(std::sqrt(d[v]));
-  return percentile(std::move(distances), 95.0);
+  return quantile(std::move(distances), 0.95);
 }
 
 double hd95_in_box(const LabelVolume& a, const LabelVolume& b, std::uint16_t label, const Box& box) {

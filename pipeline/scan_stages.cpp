@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "io/image_io.hpp"
 #include "jobs/crash_journal.hpp"
@@ -23,9 +24,9 @@ void run_stage(ScanWork& work, Stage stage, Body&& body) {
   try {
     body();
   } catch (const std::exception& e) {
-    work.error = std::string(kStageNames[stage]) + ": " + e.what();
+    work.error = std::string(kStageNames[index_of(stage)]) + ": " + e.what();
   }
-  work.seconds[stage] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  work.seconds[index_of(stage)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::string seconds_text(double seconds) {
@@ -88,7 +89,7 @@ io::QcLayout qc_layout() {
 }
 
 void read_stage(ScanWork& work, const RunSettings& settings) {
-  run_stage(work, kRead, [&] {
+  run_stage(work, Stage::Read, [&] {
     const io::ReadLimits& limits = settings.read;
     const std::size_t row = work.row;
     work.image = within_time_limit<ImageVolume>(settings.read_timeout_seconds, [=, path = work.scan.image] {
@@ -108,7 +109,7 @@ void read_stage(ScanWork& work, const RunSettings& settings) {
 }
 
 void preprocess_stage(ScanWork& work, const RunSettings& settings) {
-  run_stage(work, kPreprocess, [&] {
+  run_stage(work, Stage::Preprocess, [&] {
     work.preprocessed = preprocess(work.image, work.scan.modality, settings.preprocess, settings.backend);
     work.icv_ml = work.preprocessed.icv_ml;
     record_image_qc(work, work.preprocessed.image_qc);
@@ -116,7 +117,7 @@ void preprocess_stage(ScanWork& work, const RunSettings& settings) {
 }
 
 void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
-  run_stage(work, kInfer, [&] {
+  run_stage(work, Stage::Infer, [&] {
     const Segmentation segmentation = segment(model, work.preprocessed, settings.window, settings.backend);
     // Components are counted on the 1 mm grid: the same anatomy as the native map, a fraction of its voxels.
     record_segmentation_qc(work, segmentation.confidence, qc::region_shapes(segmentation.labels, region_labels(model)));
@@ -127,11 +128,12 @@ void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettin
 }
 
 void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
-  run_stage(work, kMeasure, [&] {
+  run_stage(work, Stage::Measure, [&] {
     const std::vector<int> regions = region_labels(model);
     work.metrics = work.truth ? measure_against_truth(work.labels, *work.truth, regions, settings.backend)
                               : measure_volumes(work.labels, regions, settings.backend);
-    if (settings.export_nifti) io::write_nifti(work.labels, *settings.export_nifti / (work.scan.scan_id + "_labels.nii.gz"));
+    if (settings.export_nifti)
+      io::write_nifti(work.labels, *settings.export_nifti / (work.scan.scan_id + "_labels.nii.gz"));
     // The store's form is made here, on the worker's cores, so the single writer only copies bytes.
     work.stored_labels = io::to_stored_form(work.labels);
     work.labels = {};
@@ -145,6 +147,9 @@ io::ScanRecord make_record(ScanWork& work, const std::string& host, int rank) {
   record.rank = rank;
   record.seconds = 0;
   for (double s : work.seconds) record.seconds += s;
+  record.stage_seconds.assign(work.seconds.begin(), work.seconds.end());
+  record.started_at = work.started_at;
+  record.finished_at = now_unix_seconds();
   if (work.error) {
     record.error = *work.error;
     return record;

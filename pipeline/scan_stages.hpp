@@ -21,8 +21,13 @@
 
 namespace nc::pipeline {
 
-enum Stage { kRead, kPreprocess, kInfer, kMeasure, kStageCount };
+/// The stages of one scan, in order; a scan's seconds and a run's totals are indexed by them.
+enum class Stage : std::size_t { Read, Preprocess, Infer, Measure };
+inline constexpr std::size_t kStageCount = 4;
 inline constexpr std::array<const char*, kStageCount> kStageNames = {"read", "preprocess", "infer", "measure"};
+constexpr std::size_t index_of(Stage stage) { return static_cast<std::size_t>(stage); }
+/// The stage names as a store's /timing lists them.
+inline std::vector<std::string> stage_names() { return {kStageNames.begin(), kStageNames.end()}; }
 
 struct RunSettings {
   PreprocessParams preprocess{};
@@ -41,6 +46,7 @@ struct ScanWork {
   jobs::ScanEntry scan;
   std::optional<std::string> error;  ///< the first failure, "stage: reason"
   std::array<double, kStageCount> seconds{};
+  double started_at = 0;  ///< Unix seconds when the worker took the scan
 
   ImageVolume image;                 ///< native grid
   std::optional<LabelVolume> truth;  ///< on the native grid

@@ -18,7 +18,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// What the rules read from a results file, one entry per row.
 struct StoreData {
-  std::vector<std::string> ids, status, error, modality;
+  std::vector<std::string> ids, error, modality;
+  std::vector<io::ScanStatus> status;
   std::vector<double> icv_ml;
   std::vector<double> volume_ml;  ///< scans × regions
   std::vector<std::string> region_columns;
@@ -184,7 +185,7 @@ void cohort_rules(const StoreData& d, const FlagRules& limits, bool with_referen
                   std::vector<std::vector<Flag>>& flags, std::vector<std::string>& notes) {
   std::map<std::string, std::vector<std::size_t>> groups;  // ok scans by modality
   for (std::size_t i = 0; i < d.ids.size(); ++i)
-    if (d.status[i] == "ok") groups[d.modality[i]].push_back(i);
+    if (d.status[i] == io::ScanStatus::Ok) groups[d.modality[i]].push_back(i);
   const auto rules = outlier_rules(d, with_reference);
   for (const auto& [modality, rows] : groups) {
     if (rows.size() < limits.min_group) {
@@ -214,11 +215,9 @@ void reference_rules(const std::filesystem::path& store_path, const StoreData& d
   const norms::Table scores = norms::score(cohort, model, limit, notes);
   std::map<std::string, std::size_t> row_of;
   for (std::size_t i = 0; i < d.ids.size(); ++i) row_of[d.ids[i]] = i;
-  const auto column = [&](const char* name) {
-    return std::size_t(std::find(scores.header.begin(), scores.header.end(), name) - scores.header.begin());
-  };
-  const std::size_t id = column("scan_id"), measure = column("measure"), volume = column("volume_ml"),
-                    expected = column("expected_ml"), z = column("z");
+  const std::size_t id = scores.column("scan_id"), measure = scores.column("measure"),
+                    volume = scores.column("volume_ml"), expected = scores.column("expected_ml"),
+                    z = scores.column("z");
   for (const auto& row : scores.rows) {
     const double zv = std::get<double>(row[z]);
     if (!(std::fabs(zv) > limit)) continue;
@@ -245,7 +244,7 @@ norms::Table qc_table(const StoreData& d, const std::vector<std::vector<Flag>>& 
     for (const auto& r : d.region_columns) table.header.push_back(name + "_" + r);
   table.header.insert(table.header.end(), {"flags", "reasons"});
   for (std::size_t i = 0; i < d.ids.size(); ++i) {
-    std::vector<norms::Cell> row = {d.ids[i], d.status[i], d.modality[i], d.icv_ml[i]};
+    std::vector<norms::Cell> row = {d.ids[i], io::status_name(d.status[i]), d.modality[i], d.icv_ml[i]};
     const auto number = [&row](double v) { row.emplace_back(std::in_place_type<double>, v); };
     for (const auto& [name, values] : d.per_scan) number(values[i]);
     for (std::size_t r = 0; r < regions; ++r) number(d.volume_ml[i * regions + r]);
@@ -273,8 +272,9 @@ Assessment assess(const io::CohortStore& store, const std::filesystem::path& sto
   Assessment a;
   a.flags.resize(d.ids.size());
   for (std::size_t i = 0; i < d.ids.size(); ++i) {
-    if (d.status[i] != "ok") {
-      add_flag(a.flags[i], d.status[i], d.status[i] == "failed" ? one_line(d.error[i]) : "not processed yet");
+    if (d.status[i] != io::ScanStatus::Ok) {
+      add_flag(a.flags[i], io::status_name(d.status[i]),
+               d.status[i] == io::ScanStatus::Failed ? one_line(d.error[i]) : "not processed yet");
       continue;
     }
     fixed_rules(d, i, rules, a.flags[i]);

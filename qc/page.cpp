@@ -42,10 +42,6 @@ const char* kSortScript = R"(document.querySelectorAll('table.scans th').forEach
   });
 });)";
 
-std::size_t column_of(const norms::Table& table, const std::string& name) {
-  return std::size_t(std::find(table.header.begin(), table.header.end(), name) - table.header.begin());
-}
-
 std::string cell_text(const std::vector<norms::Cell>& row, std::size_t column, int digits) {
   if (column >= row.size()) return "";
   if (const auto* text = std::get_if<std::string>(&row[column])) return *text;
@@ -127,8 +123,9 @@ void write_row(std::ostream& html, const PageContent& c, std::size_t i) {
                                                                              {"brain_share_of_head", 3},
                                                                              {"tissue_cnr", 2},
                                                                              {"brain_median", 0}}) {
-    const std::string text = cell_text(row, column_of(t, name), digits);
-    const bool number = row.size() > column_of(t, name) && std::holds_alternative<double>(row[column_of(t, name)]);
+    const std::size_t column = t.column(name);
+    const std::string text = cell_text(row, column, digits);
+    const bool number = row.size() > column && std::holds_alternative<double>(row[column]);
     html << "<td" << (number ? " class=\"n\"" : "") << ">" << escape_html(text) << "</td>";
   }
   html << "<td>";

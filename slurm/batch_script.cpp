@@ -46,10 +46,14 @@ std::string quote(const std::string& s) {
   return out;
 }
 
+// Whether an option takes one Slurm name or a comma-separated list of them (--partition).
+enum class Names { One, List };
+
 // Slurm's own rule for job, partition and account names: letters, digits, '.', '_' and '-'
 // (a partition list also takes ','). Nothing else may reach an #SBATCH line: a newline there
 // would start a shell command, a space another sbatch option.
-void require_slurm_name(const std::string& option, const std::string& value, bool list) {
+void require_slurm_name(const std::string& option, const std::string& value, Names names) {
+  const bool list = names == Names::List;
   const bool valid =
       !value.empty() && value.size() <= 200 && std::isalnum(static_cast<unsigned char>(value[0])) &&
       std::all_of(value.begin(), value.end(), [&](char c) {
@@ -74,9 +78,9 @@ void require_directive_path(const fs::path& path) {
 }
 
 void validate(const JobResources& r, const std::string& job_name, const fs::path& log_dir) {
-  require_slurm_name("--job-name", job_name, false);
-  if (!r.partition.empty()) require_slurm_name("--partition", r.partition, true);
-  if (!r.account.empty()) require_slurm_name("--account", r.account, false);
+  require_slurm_name("--job-name", job_name, Names::One);
+  if (!r.partition.empty()) require_slurm_name("--partition", r.partition, Names::List);
+  if (!r.account.empty()) require_slurm_name("--account", r.account, Names::One);
   parse_time_limit(r.time);
   require_directive_path(log_dir);
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 extern char** environ;
 
@@ -27,24 +28,12 @@ std::string read_and_remove(const fs::path& path) {
   return text.str();
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
-    if (!trim(line).empty()) lines.push_back(trim(line));
+    if (auto trimmed = trim(line); !trimmed.empty()) lines.push_back(std::move(trimmed));
   return lines;
-}
-
-std::vector<std::string> split(const std::string& line, char separator) {
-  std::vector<std::string> fields;
-  std::istringstream in(line);
-  for (std::string field; std::getline(in, field, separator);) fields.push_back(field);
-  return fields;
 }
 
 // "JobState=RUNNING" → "RUNNING" from scontrol's one-line output.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace nc::slurm {
 namespace {
@@ -18,17 +19,6 @@ long number(const std::string& part, const std::string& text) {
   const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
   if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || value < 0) malformed(text);
   return value;
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= text.size(); ++i)
-    if (i == text.size() || text[i] == separator) {
-      parts.push_back(text.substr(start, i - start));
-      start = i + 1;
-    }
-  return parts;
 }
 
 }  // namespace

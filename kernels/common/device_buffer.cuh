@@ -40,13 +40,4 @@ class DeviceBuffer {
   std::size_t count_ = 0;
 };
 
-/// Blocks for a memory-bound grid-stride loop over `n` items: a few per SM is enough.
-inline int grid_stride_blocks(long long n, int threads) {
-  int device = 0, sms = 0;
-  NC_CUDA_CHECK(cudaGetDevice(&device));
-  NC_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const long long wanted = (n + threads - 1) / threads;
-  return static_cast<int>(std::max(1LL, std::min<long long>(wanted, 8LL * sms)));
-}
-
 }  // namespace nc::kernels::detail

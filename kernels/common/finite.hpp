@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// The kernels that turn intensities into histogram levels (skull strip's Otsu threshold,
-/// AHE, CLAHE) must not see NaN or infinity: converting one to an integer level is undefined
+/// AHE) must not see NaN or infinity: converting one to an integer level is undefined
 /// behaviour. `neurocohort run` never passes them one (the image reader refuses such scans);
 /// this check keeps the library safe when it is called directly.
 

@@ -9,12 +9,3 @@ void adaptive_equalize_cuda(const std::int16_t*, const float*, const float*, con
 }
 
 }  // namespace nc::kernels::detail
-
-namespace nc::kernels::detail {
-
-void clahe_blend_cuda(const std::int32_t*, int, const std::int64_t[3], const std::int64_t[3], const std::int64_t[3],
-                      const std::int16_t*, const Geometry&, std::uint16_t*) {
-  require_cuda("CLAHE");
-}
-
-}  // namespace nc::kernels::detail

@@ -1,4 +1,5 @@
 #include "kernels/common/device_buffer.cuh"
+#include "kernels/common/grid_stride.cuh"
 #include "kernels/label_stats/label_stats.hpp"
 #include "kernels/label_stats/label_stats_math.hpp"
 
@@ -16,14 +17,13 @@ __global__ void count_kernel(const std::uint16_t* __restrict__ gm_predicted, con
   const int total_bins = 3 * (num_labels + 1);
   for (int b = threadIdx.x; b < total_bins; b += blockDim.x) sm_counts[b] = 0;
   __syncthreads();
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
-    const auto increment = [](int bin) { atomicAdd(&sm_counts[bin], 1u); };
+  const auto increment = [](int bin) { atomicAdd(&sm_counts[bin], 1u); };
+  for_each_index(n, [&](long long v) {
     if constexpr (kWithTruth)
       count_overlap_voxel(gm_predicted[v], gm_truth[v], num_labels, increment);
     else
       increment(label_bin(gm_predicted[v], num_labels));
-  }
+  });
   __syncthreads();
   for (int b = threadIdx.x; b < total_bins; b += blockDim.x)
     if (sm_counts[b] != 0) atomicAdd(&gm_counts[b], static_cast<unsigned long long>(sm_counts[b]));

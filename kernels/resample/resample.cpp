@@ -70,32 +70,24 @@ IndexMap index_map(const Geometry& input, const Geometry& output) {
 namespace {
 
 // Validates, maps output to input indices once, and hands host buffers to a backend.
-template <typename T, typename Cpu, typename Cuda>
-Volume<T> resample_with(const Volume<T>& input, const Geometry& output, Backend backend, Cpu cpu, Cuda cuda) {
+template <Interpolation kInterpolation, typename T>
+Volume<T> resample_with(const Volume<T>& input, const Geometry& output, T outside, Backend backend) {
   require_voxels(input.geometry, "input");
   require_voxels(output, "output");
   Volume<T> out(output);
   const IndexMap map = index_map(input.geometry, output);
-  if (backend == Backend::Cuda) {
-    require_cuda("resample");
-    cuda(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(), dims_of(output));
-  } else {
-    cpu(input.voxels.data(), dims_of(input.geometry), map, out.voxels.data(), dims_of(output));
-  }
+  if (backend == Backend::Cuda) require_cuda("resample");
+  (backend == Backend::Cuda ? detail::resample_cuda<kInterpolation, T>
+                            : detail::resample_cpu<kInterpolation, T>)(input.voxels.data(), dims_of(input.geometry),
+                                                                       map, outside, out.voxels.data(),
+                                                                       dims_of(output));
   return out;
 }
 
 }  // namespace
 
 ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend) {
-  return resample_with(
-      input, output, backend,
-      [outside_value](const float* in, const GridDims& d_in, const IndexMap& m, float* out, const GridDims& d_out) {
-        detail::resample_cpu(in, d_in, m, outside_value, out, d_out);
-      },
-      [outside_value](const float* in, const GridDims& d_in, const IndexMap& m, float* out, const GridDims& d_out) {
-        detail::resample_cuda(in, d_in, m, outside_value, out, d_out);
-      });
+  return resample_with<Interpolation::Linear>(input, output, outside_value, backend);
 }
 
 ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Backend backend) {
@@ -103,7 +95,7 @@ ImageVolume resample(const ImageVolume& input, const ResampleParams& params, Bac
 }
 
 LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& output, Backend backend) {
-  return resample_with(input, output, backend, detail::resample_labels_cpu, detail::resample_labels_cuda);
+  return resample_with<Interpolation::Nearest>(input, output, std::uint16_t{0}, backend);  // beyond the input: label 0
 }
 
 LabelVolume probabilities_to_labels(const std::vector<float>& probabilities, int classes, const Geometry& grid,

@@ -48,18 +48,15 @@ IndexMap index_map(const Geometry& input, const Geometry& output);
 
 namespace detail {
 // Backends, after validation; pointers are host memory (the CUDA ones copy in and out).
-void resample_cpu(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
-                  const GridDims& out);
-void resample_labels_cpu(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
-                         const GridDims& out);
-void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
-                   const GridDims& out);
+// resample_* exist for <Linear, float> (images) and <Nearest, std::uint16_t> (label maps).
+template <Interpolation kInterpolation, typename T>
+void resample_cpu(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out);
+template <Interpolation kInterpolation, typename T>
+void resample_cuda(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out);
 void argmax_resample_cpu(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                          std::uint16_t* output, const GridDims& out);
 void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                           std::uint16_t* output, const GridDims& out);
-void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
-                          const GridDims& out);
 }  // namespace detail
 
 }  // namespace nc::kernels

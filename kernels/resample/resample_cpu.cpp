@@ -35,8 +35,10 @@ Span interior_span(const double start[3], const double step[3], const GridDims& 
   return last > first ? Span{first, last} : Span{0, 0};
 }
 
+}  // namespace
+
 template <Interpolation kInterpolation, typename T>
-void resample_rows(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out) {
+void resample_cpu(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out) {
   tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, out.nz, 0, out.ny), [&](const auto& rows) {
     for (std::int64_t k = rows.rows().begin(); k != rows.rows().end(); ++k)
       for (std::int64_t j = rows.cols().begin(); j != rows.cols().end(); ++j) {
@@ -64,17 +66,10 @@ void resample_rows(const T* input, const GridDims& in, const IndexMap& map, T ou
   });
 }
 
-}  // namespace
-
-void resample_cpu(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
-                  const GridDims& out) {
-  resample_rows<Interpolation::Linear>(input, in, map, outside, output, out);
-}
-
-void resample_labels_cpu(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
-                         const GridDims& out) {
-  resample_rows<Interpolation::Nearest>(input, in, map, std::uint16_t{0}, output, out);
-}
+template void resample_cpu<Interpolation::Linear>(const float*, const GridDims&, const IndexMap&, float, float*,
+                                                  const GridDims&);
+template void resample_cpu<Interpolation::Nearest>(const std::uint16_t*, const GridDims&, const IndexMap&,
+                                                   std::uint16_t, std::uint16_t*, const GridDims&);
 
 void argmax_resample_cpu(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                          std::uint16_t* output, const GridDims& out) {

@@ -1,4 +1,5 @@
 #include "kernels/common/device_buffer.cuh"
+#include "kernels/common/grid_stride.cuh"
 #include "kernels/resample/resample.hpp"
 
 namespace nc::kernels::detail {
@@ -11,48 +12,39 @@ constexpr int kThreads = 256;
 template <Interpolation kInterpolation, typename T>
 __global__ void resample_kernel(const T* __restrict__ gm_input, GridDims in, IndexMap map, T outside,
                                 T* __restrict__ gm_output, GridDims out) {
-  const long long n = out.count();
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
+  for_each_index(out.count(), [&](long long v) {
     const std::int64_t i = v % out.nx;
     const std::int64_t j = (v / out.nx) % out.ny;
     const std::int64_t k = v / (out.nx * out.ny);
     gm_output[v] = resample_voxel<kInterpolation>(gm_input, in, map, i, j, k, outside);
-  }
+  });
 }
 
 __global__ void argmax_kernel(const float* __restrict__ gm_probabilities, int classes, GridDims in, IndexMap map,
                               std::uint16_t* __restrict__ gm_output, GridDims out) {
-  const long long n = out.count();
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long v = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; v < n; v += stride) {
+  for_each_index(out.count(), [&](long long v) {
     double x, y, z;
     map_index(map, double(v % out.nx), double((v / out.nx) % out.ny), double(v / (out.nx * out.ny)), x, y, z);
     gm_output[v] = argmax_trilinear(gm_probabilities, classes, in, x, y, z);
-  }
-}
-
-template <Interpolation kInterpolation, typename T>
-void run(const T* h_input, const GridDims& in, const IndexMap& map, T outside, T* h_output, const GridDims& out) {
-  const DeviceBuffer<T> d_input(std::span<const T>(h_input, std::size_t(in.count())));
-  DeviceBuffer<T> d_output{std::size_t(out.count())};
-  resample_kernel<kInterpolation><<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_input.get(), in, map,
-                                                                                           outside, d_output.get(), out);
-  NC_CUDA_CHECK(cudaGetLastError());
-  d_output.copy_to(std::span<T>(h_output, std::size_t(out.count())));
+  });
 }
 
 }  // namespace
 
-void resample_cuda(const float* input, const GridDims& in, const IndexMap& map, float outside, float* output,
-                   const GridDims& out) {
-  run<Interpolation::Linear>(input, in, map, outside, output, out);
+template <Interpolation kInterpolation, typename T>
+void resample_cuda(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out) {
+  const DeviceBuffer<T> d_input(std::span<const T>(input, std::size_t(in.count())));
+  DeviceBuffer<T> d_output{std::size_t(out.count())};
+  resample_kernel<kInterpolation><<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_input.get(), in, map,
+                                                                                           outside, d_output.get(), out);
+  NC_CUDA_CHECK(cudaGetLastError());
+  d_output.copy_to(std::span<T>(output, std::size_t(out.count())));
 }
 
-void resample_labels_cuda(const std::uint16_t* input, const GridDims& in, const IndexMap& map, std::uint16_t* output,
-                          const GridDims& out) {
-  run<Interpolation::Nearest>(input, in, map, std::uint16_t{0}, output, out);
-}
+template void resample_cuda<Interpolation::Linear>(const float*, const GridDims&, const IndexMap&, float, float*,
+                                                   const GridDims&);
+template void resample_cuda<Interpolation::Nearest>(const std::uint16_t*, const GridDims&, const IndexMap&,
+                                                    std::uint16_t, std::uint16_t*, const GridDims&);
 
 void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                           std::uint16_t* output, const GridDims& out) {

@@ -3,13 +3,15 @@
 
 namespace nc::kernels::detail {
 
-void resample_cuda(const float*, const GridDims&, const IndexMap&, float, float*, const GridDims&) {
+template <Interpolation kInterpolation, typename T>
+void resample_cuda(const T*, const GridDims&, const IndexMap&, T, T*, const GridDims&) {
   require_cuda("resample");
 }
 
-void resample_labels_cuda(const std::uint16_t*, const GridDims&, const IndexMap&, std::uint16_t*, const GridDims&) {
-  require_cuda("resample");
-}
+template void resample_cuda<Interpolation::Linear>(const float*, const GridDims&, const IndexMap&, float, float*,
+                                                   const GridDims&);
+template void resample_cuda<Interpolation::Nearest>(const std::uint16_t*, const GridDims&, const IndexMap&,
+                                                    std::uint16_t, std::uint16_t*, const GridDims&);
 
 void argmax_resample_cuda(const float*, int, const GridDims&, const IndexMap&, std::uint16_t*, const GridDims&) {
   require_cuda("probabilities_to_labels");

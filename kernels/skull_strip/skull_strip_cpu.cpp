@@ -38,8 +38,8 @@ std::vector<std::uint64_t> dilations_along_i(const BitMask& src, int max_width) 
     const std::uint64_t* row = src.row(r);
     for (int w = 0; w <= max_width; ++w) {
       std::uint64_t* out = table.data() + std::size_t(w) * size + std::size_t(r * src.words);
-      for (int q = 0; q < src.words; ++q) out[q] = dilate_word(row, src.words, q, w);
-      out[src.words - 1] &= last;
+      for (int q = 0; q < src.words; ++q)
+        out[q] = within_row(dilate_word(row, src.words, q, w), q == src.words - 1, last);
     }
   });
   return table;
@@ -99,8 +99,7 @@ BitMask complement(const BitMask& mask) {
   const std::uint64_t last = mask.last_word_mask();
   tbb::parallel_for(std::int64_t{0}, mask.rows(), [&](std::int64_t r) {
     std::uint64_t* row = out.row(r);
-    for (int q = 0; q < out.words; ++q) row[q] = ~row[q];
-    row[out.words - 1] &= last;
+    for (int q = 0; q < out.words; ++q) row[q] = complement_word(row[q], q == out.words - 1, last);
   });
   return out;
 }
@@ -123,7 +122,8 @@ void erode_cpu(BitMask& mask, const Geometry& g, double radius_mm) {
   if (radius_mm <= 0) return;
   // A voxel survives when no background voxel lies within the ball: the background, dilated.
   const BitMask near_background = dilate_by_ball(complement(mask), ball_rows(g, radius_mm));
-  tbb::parallel_for(std::size_t{0}, mask.bits.size(), [&](std::size_t w) { mask.bits[w] &= ~near_background.bits[w]; });
+  tbb::parallel_for(std::size_t{0}, mask.bits.size(),
+                    [&](std::size_t w) { mask.bits[w] = eroded_word(mask.bits[w], near_background.bits[w]); });
 }
 
 void dilate_cpu(BitMask& mask, const Geometry& g, double radius_mm) {

@@ -1,6 +1,7 @@
 #include <optional>
 
 #include "kernels/common/device_buffer.cuh"
+#include "kernels/common/grid_stride.cuh"
 #include "kernels/skull_strip/morphology.hpp"
 #include "kernels/skull_strip/skull_strip.hpp"
 
@@ -14,39 +15,33 @@ constexpr int kThreads = 256;
 // The slot count is a multiple of 64 and the stride of 32, so every warp runs whole.
 __global__ void window_kernel(const float* __restrict__ gm_image, long long nx, long long slots, int words, float lower,
                               float upper, std::uint32_t* __restrict__ gm_half_words) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
   const long long row_slots = static_cast<long long>(words) * 64;
-  for (long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; t < slots; t += stride) {
+  for_each_index(slots, [&](long long t) {
     const long long row = t / row_slots, i = t % row_slots;
     const bool inside = i < nx && in_window(gm_image[row * nx + i], lower, upper);
     const std::uint32_t ballot = __ballot_sync(0xffffffffu, inside);
     if (threadIdx.x % 32 == 0) gm_half_words[t / 32] = ballot;  // little endian: low half first
-  }
+  });
 }
 
 // The grid's voxels that are not set.
 __global__ void complement_kernel(const std::uint64_t* __restrict__ gm_src, long long total, int words,
                                   std::uint64_t last_word_mask, std::uint64_t* __restrict__ gm_dst) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride)
-    gm_dst[w] = ~gm_src[w] & (w % words == words - 1 ? last_word_mask : ~std::uint64_t{0});
+  for_each_index(total,
+                 [&](long long w) { gm_dst[w] = complement_word(gm_src[w], w % words == words - 1, last_word_mask); });
 }
 
 // Erosion's last step: a voxel survives when no background voxel was near.
 __global__ void remove_kernel(std::uint64_t* __restrict__ gm_mask, const std::uint64_t* __restrict__ gm_near,
                               long long total) {
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride)
-    gm_mask[w] &= ~gm_near[w];
+  for_each_index(total, [&](long long w) { gm_mask[w] = eroded_word(gm_mask[w], gm_near[w]); });
 }
 
 // One thread per output word: the OR over the ball's rows of the dilated source words.
 __global__ void dilate_kernel(const std::uint64_t* __restrict__ gm_src, long long ny, long long nz, int words,
                               std::uint64_t last_word_mask, const BallRow* __restrict__ gm_ball, int ball_rows,
                               std::uint64_t* __restrict__ gm_dst) {
-  const long long total = ny * nz * words;
-  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
-  for (long long w = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; w < total; w += stride) {
+  for_each_index(ny * nz * words, [&](long long w) {
     const long long row = w / words;
     const int q = int(w % words);
     const long long j = row % ny, k = row / ny;
@@ -56,8 +51,8 @@ __global__ void dilate_kernel(const std::uint64_t* __restrict__ gm_src, long lon
       if (jj < 0 || kk < 0 || jj >= ny || kk >= nz) continue;
       acc |= dilate_word(gm_src + (jj + ny * kk) * words, words, q, gm_ball[b].half_width);
     }
-    gm_dst[w] = q == words - 1 ? acc & last_word_mask : acc;
-  }
+    gm_dst[w] = within_row(acc, q == words - 1, last_word_mask);
+  });
 }
 
 void morphology(BitMask& mask, const Geometry& g, double radius_mm, bool erode) {

@@ -5,8 +5,9 @@
 ///
 /// Masks are packed 64 voxels to a word along i. Dilation by a ball of radius r (mm) ORs,
 /// for every (j, k) offset of the ball's cross-section, the source row dilated along i by the
-/// ball's half-width at that offset. Erosion is the complement's dilation: a voxel survives
-/// when no background voxel lies within r. Voxels outside the grid count as neither.
+/// ball's half-width at that offset. Erosion is the complement's dilation: complement_word,
+/// the dilation, then eroded_word. Voxels outside the grid count as neither: the bits past a
+/// row's end stay zero in every mask (within_row), the complement's included.
 
 #include <cstdint>
 
@@ -36,6 +37,23 @@ NC_HD inline std::uint64_t dilate_word(const std::uint64_t* row, int words, int 
     acc |= (mid >> t) | (next << (64 - t));  // voxel x takes x + t
   }
   return acc;
+}
+
+/// `word` with the bits past the grid's end cleared when it is the last of its row
+/// (`last_word_mask`: BitMask::last_word_mask()).
+NC_HD inline std::uint64_t within_row(std::uint64_t word, bool last_of_row, std::uint64_t last_word_mask) {
+  return last_of_row ? word & last_word_mask : word;
+}
+
+/// A word of the mask's complement: the grid's voxels that are not set.
+NC_HD inline std::uint64_t complement_word(std::uint64_t word, bool last_of_row, std::uint64_t last_word_mask) {
+  return within_row(~word, last_of_row, last_word_mask);
+}
+
+/// A word of the eroded mask, given the same word of the complement dilated by the ball: a
+/// voxel survives when no background voxel lies within the ball.
+NC_HD inline std::uint64_t eroded_word(std::uint64_t word, std::uint64_t dilated_background) {
+  return word & ~dilated_background;
 }
 
 }  // namespace nc::kernels

@@ -38,8 +38,9 @@ TEST(Cli, UnknownOptionIsAUsageErrorOnOneLine) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* sub : {"check", "synth", "model info", "preprocess", "run", "bench coordinator", "bench ingest",
-                          "norms build", "norms score", "agree", "merge", "qc", "slurm submit", "slurm status"}) {
+  for (const char* sub :
+       {"check", "synth", "model info", "preprocess", "run", "bench coordinator", "bench ingest", "norms build",
+        "norms score", "agree", "merge", "qc", "status", "slurm submit", "slurm status"}) {
     const auto r = run_command(neurocohort(std::string(sub) + " --help"));
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.output.find("Usage:"), std::string::npos) << sub;

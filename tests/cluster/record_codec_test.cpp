@@ -38,6 +38,9 @@ io::ScanRecord record_with(const LabelVolume& labels, std::size_t row) {
   r.seconds = 3.25;
   r.host = "gpu-node-017";
   r.rank = 12;
+  r.started_at = 1796130000.25;
+  r.finished_at = 1796130003.5;
+  r.stage_seconds = {0.5, 0.75, 1.5, 0.5};
   r.metrics["volume_ml"] = {101.5, 99.0, 0.0};
   r.metrics["dice"] = {};
   r.qc["mean_max_probability"] = {0.93};
@@ -53,6 +56,9 @@ void expect_same(const io::ScanRecord& a, const io::ScanRecord& b) {
   EXPECT_TRUE(a.icv_ml == b.icv_ml || (std::isnan(a.icv_ml) && std::isnan(b.icv_ml)));
   EXPECT_EQ(a.host, b.host);
   EXPECT_EQ(a.rank, b.rank);
+  EXPECT_TRUE(a.started_at == b.started_at || (std::isnan(a.started_at) && std::isnan(b.started_at)));
+  EXPECT_TRUE(a.finished_at == b.finished_at || (std::isnan(a.finished_at) && std::isnan(b.finished_at)));
+  EXPECT_EQ(a.stage_seconds, b.stage_seconds);
   EXPECT_EQ(a.metrics, b.metrics);
   EXPECT_EQ(a.qc, b.qc);
   ASSERT_EQ(a.labels.has_value(), b.labels.has_value());

@@ -41,6 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto* names : {&store.qc_layout().per_scan, &store.qc_layout().per_region})
       for (const auto& name : *names) attempt([&] { (void)store.read_qc(name); });
     attempt([&] { (void)store.statuses(); });
+    if (!store.stage_names().empty())
+      for (const char* name : {"started_at", "finished_at", "stage_seconds"})
+        attempt([&] { (void)store.read_timing(name); });
     attempt([&] { (void)store.read_scan_table(); });
     for (std::size_t row = 0; row < std::min(store.scan_count(), kMaxRows); ++row)
       attempt([&] { (void)store.read_record(row); });

@@ -64,7 +64,10 @@ void write_file(const fs::path& path, const std::vector<char>& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
 
-void write_store(const fs::path& path, std::size_t scans, bool with_records) {
+// A seed store whose scans are all pending, or with records written out of row order.
+enum class Scans { Pending, Written };
+
+void write_store(const fs::path& path, std::size_t scans, Scans state) {
   fs::remove(path);
   std::vector<std::string> ids;
   std::vector<double> ages;
@@ -77,8 +80,8 @@ void write_store(const fs::path& path, std::size_t scans, bool with_records) {
   const std::vector<nc::io::Region> regions = {{1, "frontal_L", "L"}, {2, "frontal_R", "R"}};
   auto store = nc::io::CohortStore::create(path, table, regions, {"volume_ml", "dice"},
                                            {{"version", "fuzz-seed"}, {"precision", "fp32"}},
-                                           {{"mean_max_probability"}, {"components"}});
-  if (!with_records) return;
+                                           {{"mean_max_probability"}, {"components"}}, {"read", "infer"});
+  if (state == Scans::Pending) return;
   auto recs = records();
   recs[0].row = 1;
   recs[1].row = 0;
@@ -99,7 +102,7 @@ int main(int argc, char** argv) {
   const auto recs = records();
   for (std::size_t r = 0; r < recs.size(); ++r)
     write_file(corpus / "record" / ("record" + std::to_string(r) + ".bin"), nc::cluster::encode_record(recs[r]));
-  write_store(corpus / "store" / "pending1.h5", 1, false);
-  write_store(corpus / "store" / "written2.h5", 2, true);
+  write_store(corpus / "store" / "pending1.h5", 1, Scans::Pending);
+  write_store(corpus / "store" / "written2.h5", 2, Scans::Written);
   return 0;
 }

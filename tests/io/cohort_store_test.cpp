@@ -23,11 +23,19 @@ CohortStore make_store(const std::filesystem::path& path, std::size_t scans) {
                              {{"tool_version", "test"}, {"configuration", "{\"threads\": 2}"}}, test::test_qc_layout());
 }
 
+// test_record(0) with one change that a store must refuse to write.
+template <class Change>
+ScanRecord record_with(Change change) {
+  ScanRecord record = test::test_record(0);
+  change(record);
+  return record;
+}
+
 TEST(CohortStore, NewStoreHasEveryScanPendingInManifestOrder) {
   TempDir dir;
   const auto store = make_store(dir / "r.h5", 4);
   EXPECT_EQ(store.scan_ids(), (std::vector<std::string>{"sub-100", "sub-101", "sub-102", "sub-103"}));
-  EXPECT_EQ(store.statuses(), std::vector<std::string>(4, "pending"));
+  EXPECT_EQ(store.statuses(), std::vector<ScanStatus>(4, ScanStatus::Pending));
   const auto volumes = store.read_metric("volume_ml");
   ASSERT_EQ(volumes.size(), 12u);
   EXPECT_TRUE(std::all_of(volumes.begin(), volumes.end(), [](double v) { return std::isnan(v); }));
@@ -61,7 +69,8 @@ TEST(CohortStore, RecordsReadBackAfterReopen) {
     store.write(test::test_record(1));
   }
   const auto store = CohortStore::open(dir / "r.h5", CohortStore::Mode::ReadOnly);
-  EXPECT_EQ(store.statuses(), (std::vector<std::string>{"pending", "ok", "pending", "failed", "pending"}));
+  EXPECT_EQ(store.statuses(), (std::vector<ScanStatus>{ScanStatus::Pending, ScanStatus::Ok, ScanStatus::Pending,
+                                                       ScanStatus::Failed, ScanStatus::Pending}));
   EXPECT_EQ(store.read_text_column("error")[3], "no brain component found");
   EXPECT_EQ(store.read_text_column("host")[1], "node1");
   EXPECT_DOUBLE_EQ(store.read_number_column("icv_ml")[1], 1001.0);
@@ -85,7 +94,7 @@ TEST(CohortStore, RewritingARowReplacesItExactlyOnce) {
   ScanRecord retry = test::test_record(3);
   retry.ok = true;
   store.write(retry);
-  EXPECT_EQ(store.statuses()[3], "ok");
+  EXPECT_EQ(store.statuses()[3], ScanStatus::Ok);
   EXPECT_EQ(store.read_text_column("error")[3], "");
 }
 
@@ -98,15 +107,9 @@ TEST(CohortStore, RefusesToOverwriteAnExistingFile) {
 TEST(CohortStore, RefusesMetricOfWrongLengthAndUnknownMetric) {
   TempDir dir;
   auto store = make_store(dir / "r.h5", 2);
-  ScanRecord bad = test::test_record(0);
-  bad.metrics["volume_ml"] = {1.0};
-  EXPECT_THROW(store.write(bad), StoreError);
-  ScanRecord unknown = test::test_record(0);
-  unknown.metrics["hd99_mm"] = {1.0, 2.0, 3.0};
-  EXPECT_THROW(store.write(unknown), StoreError);
-  ScanRecord out_of_range = test::test_record(0);
-  out_of_range.row = 2;
-  EXPECT_THROW(store.write(out_of_range), StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.metrics["volume_ml"] = {1.0}; })), StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.metrics["hd99_mm"] = {1.0, 2.0, 3.0}; })), StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.row = 2; })), StoreError);  // rows 0 and 1 only
 }
 
 // QC measures: per scan [scans] and per region [scans × regions] under /qc, NaN until written
@@ -134,15 +137,12 @@ TEST(CohortStore, QcMeasuresReadBackByShape) {
 TEST(CohortStore, RefusesQcMeasuresItDoesNotHoldOrOfTheWrongLength) {
   TempDir dir;
   auto store = make_store(dir / "r.h5", 2);
-  auto unknown = test::test_record(0);
-  unknown.qc["sharpness"] = {1.0};
-  EXPECT_THROW(store.write(unknown), StoreError);
-  auto wrong = test::test_record(0);
-  wrong.qc["components"] = {1, 2};  // three regions
-  EXPECT_THROW(store.write(wrong), StoreError);
-  auto per_scan = test::test_record(0);
-  per_scan.qc["mean_max_probability"] = {0.9, 0.8};
-  EXPECT_THROW(store.write(per_scan), StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.qc["sharpness"] = {1.0}; })), StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) {
+    r.qc["components"] = {1, 2};
+  })),  // three regions
+               StoreError);
+  EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.qc["mean_max_probability"] = {0.9, 0.8}; })), StoreError);
 }
 
 // A store written before QC existed (or by another tool) has no /qc: it opens with no measures.
@@ -157,6 +157,40 @@ TEST(CohortStore, StoreWithoutQcOpensWithAnEmptyLayout) {
   const auto store = CohortStore::open(dir / "r.h5", CohortStore::Mode::ReadOnly);
   EXPECT_TRUE(store.qc_layout().per_scan.empty() && store.qc_layout().per_region.empty());
   EXPECT_TRUE(store.read_record(0).qc.empty());
+}
+
+// Each scan's start, end and seconds per stage under /timing; a store made without stages
+// (before neurocohort kept them, or by another tool) has none and says so.
+TEST(CohortStore, TimingReadsBackPerScanAndIsAbsentWithoutStages) {
+  TempDir dir;
+  const std::vector<std::string> stages = {"read", "infer"};
+  {
+    auto store = CohortStore::create(dir / "t.h5", test::test_scan_table(3), test::test_regions(), test::test_metrics(),
+                                     {}, test::test_qc_layout(), stages);
+    auto record = test::test_record(1);
+    record.started_at = 1796130000.5;
+    record.finished_at = 1796130004.25;
+    record.stage_seconds = {1.25, 2.5};
+    store.write(record);
+    EXPECT_THROW(store.write(record_with([](ScanRecord& r) { r.stage_seconds = {1.0}; })), StoreError);
+  }
+  const auto store = CohortStore::open(dir / "t.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_EQ(store.stage_names(), stages);
+  const auto started = store.read_timing("started_at"), seconds = store.read_timing("stage_seconds");
+  ASSERT_EQ(started.size(), 3u);
+  ASSERT_EQ(seconds.size(), 6u);
+  EXPECT_TRUE(std::isnan(started[0]));
+  EXPECT_EQ(started[1], 1796130000.5);
+  EXPECT_EQ(std::vector<double>(seconds.begin() + 2, seconds.begin() + 4), (std::vector<double>{1.25, 2.5}));
+  const ScanRecord back = store.read_record(1);
+  EXPECT_EQ(back.finished_at, 1796130004.25);
+  EXPECT_EQ(back.stage_seconds, (std::vector<double>{1.25, 2.5}));
+
+  make_store(dir / "old.h5", 2).write(test::test_record(0));
+  const auto old = CohortStore::open(dir / "old.h5", CohortStore::Mode::ReadOnly);
+  EXPECT_TRUE(old.stage_names().empty());
+  EXPECT_THROW(old.read_timing("started_at"), StoreError);
+  EXPECT_TRUE(old.read_record(0).stage_seconds.empty());
 }
 
 TEST(CohortStore, OpeningSomethingElseIsAClearError) {
@@ -223,14 +257,14 @@ TEST(CohortStore, SurvivesSigkillBetweenRecords) {
   const auto icv = store.read_number_column("icv_ml");
   for (std::size_t row = 0; row < kRecords; ++row) {
     const ScanRecord expected = test::test_record(row);
-    EXPECT_EQ(statuses[row], expected.ok ? "ok" : "failed") << row;
+    EXPECT_EQ(statuses[row], expected.ok ? ScanStatus::Ok : ScanStatus::Failed) << row;
     EXPECT_DOUBLE_EQ(icv[row], expected.icv_ml);
     EXPECT_DOUBLE_EQ(volumes[row * 3 + 1], expected.metrics.at("volume_ml")[1]);
     EXPECT_EQ(store.read_labels(store.scan_ids()[row])->voxels, test::test_label_map(row).voxels);
   }
-  for (std::size_t row = kRecords; row < statuses.size(); ++row) EXPECT_EQ(statuses[row], "pending");
+  for (std::size_t row = kRecords; row < statuses.size(); ++row) EXPECT_EQ(statuses[row], ScanStatus::Pending);
   store.write(test::test_record(kRecords));  // and the resumed writer carries on
-  EXPECT_EQ(store.statuses()[kRecords], "ok");
+  EXPECT_EQ(store.statuses()[kRecords], ScanStatus::Ok);
 }
 
 }  // namespace

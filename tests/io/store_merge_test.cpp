@@ -45,7 +45,8 @@ TEST(StoreMerge, UnionOfScansFinishedOverPending) {
   EXPECT_EQ(summary.pending, 1u);
   const auto m = CohortStore::open(dir / "m.h5", CohortStore::Mode::ReadOnly);
   EXPECT_EQ(m.scan_ids(), (std::vector<std::string>{"s1", "s2", "s3", "s4"}));
-  EXPECT_EQ(m.statuses(), (std::vector<std::string>{"ok", "ok", "failed", "pending"}));
+  EXPECT_EQ(m.statuses(),
+            (std::vector<ScanStatus>{ScanStatus::Ok, ScanStatus::Ok, ScanStatus::Failed, ScanStatus::Pending}));
   EXPECT_EQ(m.read_metric("volume_ml")[3], 20);  // s2, row 1, from b
   EXPECT_EQ(m.read_record(2).error, "read: truncated");
   EXPECT_EQ(m.attribute("model_sha256"), "abc");

@@ -1,6 +1,7 @@
-// CPU/CUDA parity for resampling. Both evaluate resample_voxel in double; fused multiply-adds
-// may differ between the compilers, so images agree to 1e-6 relative (then rounded to float),
-// and labels exactly except for samples that fall within rounding of a tie.
+// CPU/CUDA parity for resampling. Both run the per-voxel code of resample_math.hpp (the index
+// map in double, the interior blend in float); fused multiply-adds may differ between the
+// compilers, so images agree to 1e-6 relative, and labels exactly except for samples that fall
+// within rounding of a tie.
 #include <gtest/gtest.h>
 
 #include "kernels/resample/resample.hpp"

@@ -1,5 +1,6 @@
-// CPU/CUDA parity for skull stripping. On a 1 mm grid every squared distance is a sum of
-// squared integers, exact in float on both sides, so the masks must be identical.
+// CPU/CUDA parity for skull stripping. Both threshold the same floats, and the morphology and
+// the components are integer work on bit masks (the ball's rows made once on the host), so the
+// masks must be identical.
 #include <gtest/gtest.h>
 
 #include <random>

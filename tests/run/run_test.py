@@ -111,6 +111,32 @@ def assert_same_results(a, b):
             np.testing.assert_array_equal(fa["labels/" + scan][:], fb["labels/" + scan][:])
 
 
+def check_status(results, counts, failed_scan=None, ranks=None):
+    """`neurocohort status` agrees with what h5py reads from the same file."""
+    r = subprocess.run([BINARY, "status", results, "--bins", "4"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    total = sum(counts.values())
+    assert f"{total} scans: {counts['ok']} ok, {counts['failed']} failed, {counts['pending']} pending" in out, out
+    if failed_scan:
+        assert "failures by reason:" in out and f"e.g. {failed_scan}: " in out, out
+    assert "seconds per scan by stage: read " in out and "in 4 bins of" in out, out
+    with h5py.File(results) as f:
+        hosts, seen_ranks = text(f["scans/host"]), f["scans/rank"][:]
+        finished = np.isfinite(f["timing/finished_at"][:])
+    table = out.split("scans/min by host and rank")[1].splitlines()[2:]  # past the title and the header
+    rows = [line.split() for line in table]
+    assert all(len(row) == 8 for row in rows), out
+    per_worker = {(h, int(k)): int(n) for h, k, n, *_ in rows}
+    expected = {}
+    for h, k, done in zip(hosts, seen_ranks, finished):
+        if done:
+            expected[(h, int(k))] = expected.get((h, int(k)), 0) + 1
+    assert per_worker == expected, (per_worker, expected, out)
+    if ranks is not None:
+        assert {k for _, k in per_worker} == ranks, out
+
+
 def end_to_end():
     folder = os.path.join(WORK, "end_to_end")
     shutil.rmtree(folder, ignore_errors=True)
@@ -154,6 +180,14 @@ def end_to_end():
             np.testing.assert_array_equal(exported_map.transpose(2, 1, 0), labels)
         assert f["scans/icv_ml"][0] > 500
         assert f.attrs["model_sha256"] and f.attrs["end_time"]
+        # Each scan's own account: start, end and seconds per stage, summing to its seconds.
+        assert text(f["timing/stages"]) == ["read", "preprocess", "infer", "measure"]
+        started, finished = f["timing/started_at"][:], f["timing/finished_at"][:]
+        stage_seconds, seconds = f["timing/stage_seconds"][:], f["scans/seconds"][:]
+        assert (finished >= started).all() and (finished - started <= time.time()).all(), (started, finished)
+        np.testing.assert_allclose(stage_seconds.sum(axis=1), seconds, rtol=1e-9)
+        assert (finished - started >= seconds - 1e-6).all(), (finished - started, seconds)
+    check_status(out, {"ok": 2, "failed": 1, "pending": 0}, failed_scan="broken")
     # A second run into the same file is refused without --resume or --overwrite.
     r = run(manifest, out, check=2)
     assert "--resume" in r.stderr, r.stderr
@@ -209,6 +243,7 @@ def mpi_equals_single():
     assert_same_results(single, distributed)
     with h5py.File(distributed) as f:
         assert set(f["scans/rank"][:]) == {1, 2}, f["scans/rank"][:]  # rank 0 only coordinates
+    check_status(distributed, {"ok": 5, "failed": 0, "pending": 0}, ranks={1, 2})
 
 
 def write_cropped(source, target, half_width):

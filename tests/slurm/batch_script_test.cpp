@@ -21,8 +21,9 @@ TEST(TimeLimit, SlurmFormats) {
   EXPECT_EQ(parse_time_limit("1-12"), 86400 + 12 * 3600);
   EXPECT_EQ(parse_time_limit("2-01:30"), 2 * 86400 + 3600 + 1800);
   EXPECT_EQ(parse_time_limit("0-00:00:45"), 45);
+  // "1:" and "1-1:" end in an empty field, which must not pass as a missing one.
   for (const char* bad : {"", "1:2:3:4", "abc", "-5", "1-", "1--2", "0", "10m", "1:x", "1-25:99:99", "1-23:60", "10:60",
-                          "1:00:60", "99999999999999999999999999999999999"})
+                          "1:00:60", "99999999999999999999999999999999999", "1:", "1-1:"})
     EXPECT_THROW(parse_time_limit(bad), UsageError) << bad;
 }
 
@@ -42,6 +43,7 @@ TEST(BatchScript, NamesThatWouldInjectAreRefused) {
   refused([](JobResources& r) { r.partition = "gpu\ntouch /tmp/x"; });
   refused([](JobResources& r) { r.account = "lab\n#SBATCH --uid=0"; });
   refused([](JobResources& r) { r.account = "lab;id"; });
+  refused([](JobResources& r) { r.account = "lab,other"; });  // only --partition takes a list
   refused([](JobResources& r) { r.job_name = "nc --uid=0"; });
   refused([](JobResources& r) { r.job_name = "nc$(id)"; });
   refused([](JobResources& r) { r.job_name = ""; });

@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-namespace nc::cli {
+namespace nc::jobs {
 
 /// Installs the handlers (once) and returns the flag they set.
 const std::atomic<bool>& install_stop_handlers();
@@ -15,4 +15,4 @@ const std::atomic<bool>& install_stop_handlers();
 /// The signal that set the flag, or 0.
 int stop_signal();
 
-}  // namespace nc::cli
+}  // namespace nc::jobs

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-namespace nc::cli {
+namespace nc::jobs {
 
 class Progress {
  public:
@@ -18,7 +18,6 @@ class Progress {
   /// Ends the terminal line.
   void finish();
   std::size_t done() const { return done_; }
-  std::size_t failed() const { return failed_; }
 
  private:
   std::string line() const;
@@ -30,4 +29,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_log_ = start_;
 };
 
-}  // namespace nc::cli
+}  // namespace nc::jobs

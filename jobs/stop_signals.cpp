@@ -1,8 +1,8 @@
-#include "cli/signals.hpp"
+#include "jobs/stop_signals.hpp"
 
 #include <csignal>
 
-namespace nc::cli {
+namespace nc::jobs {
 namespace {
 
 std::atomic<bool> g_stop{false};
@@ -31,4 +31,4 @@ const std::atomic<bool>& install_stop_handlers() {
 
 int stop_signal() { return g_signal; }
 
-}  // namespace nc::cli
+}  // namespace nc::jobs

@@ -1,4 +1,4 @@
-#include "cli/progress.hpp"
+#include "jobs/progress.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <iostream>
 
-namespace nc::cli {
+namespace nc::jobs {
 
 Progress::Progress(std::string what, std::size_t total, std::size_t every_scans, double every_seconds)
     : what_(std::move(what)),
@@ -46,4 +46,4 @@ void Progress::finish() {
   if (terminal_ && done_ > 0) std::cerr << '\n';
 }
 
-}  // namespace nc::cli
+}  // namespace nc::jobs

@@ -1,0 +1,245 @@
+#include "cluster/cohort_run.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cluster/mpi_transport.hpp"
+#include "cluster/transport.hpp"
+#include "cluster/worker.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "io/file_hash.hpp"
+#include "jobs/crash_journal.hpp"
+#include "jobs/progress.hpp"
+#include "jobs/stop_signals.hpp"
+
+namespace nc::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+std::vector<io::Region> regions_of(const pipeline::SegmentationModel& model) {
+  std::vector<io::Region> regions;
+  for (const auto& l : model.metadata().labels) regions.push_back({l.id, l.name, l.hemisphere});
+  return regions;
+}
+
+/// What the results file records about how it was made.
+io::Provenance provenance_of(const CohortRunOptions& options, const pipeline::SegmentationModel& model) {
+  return {
+      {"tool", "neurocohort"},
+      {"tool_version", options.tool_version},
+      {"git_commit", options.git_commit},
+      {"model_path", fs::absolute(options.model).string()},
+      {"model_sha256", io::sha256_file(options.model)},
+      {"model_metadata", model.metadata().json},
+      {"precision", pipeline::precision_name(model.precision())},
+      {"configuration", options.command_line},
+      {"manifest", fs::absolute(options.manifest).string()},
+      {"start_time", now_iso8601()},
+  };
+}
+
+jobs::ResultsLayout results_layout(const CohortRunOptions& options, const pipeline::SegmentationModel& model) {
+  return {regions_of(model), pipeline::metric_names(), pipeline::qc_layout(), pipeline::stage_names(),
+          provenance_of(options, model)};
+}
+
+void log_stage_times(const StageTotals& totals) {
+  if (totals.scans == 0) return;
+  std::string text;
+  for (std::size_t s = 0; s < totals.seconds.size(); ++s)
+    text +=
+        fmt::format("{}{} {:.2f}", s ? ", " : "", pipeline::kStageNames[s], totals.seconds[s] / double(totals.scans));
+  spdlog::info("run: seconds per scan by stage: {} ({} scans)", text, totals.scans);
+}
+
+/// The run's throughput as JSON, for benchmark harnesses (bench/end_to_end.py): wall time, scans
+/// per minute, seconds per scan by stage (summed over this process's workers) and the writer's
+/// seconds per record.
+void write_timings(const fs::path& path, const StageTotals& totals, std::size_t records, double wall_seconds,
+                   double write_seconds) {
+  nlohmann::json stages = nlohmann::json::object();
+  for (std::size_t s = 0; s < totals.seconds.size(); ++s)
+    stages[pipeline::kStageNames[s]] = totals.scans ? totals.seconds[s] / double(totals.scans) : 0.0;
+  stages["write"] = records ? write_seconds / double(records) : 0.0;
+  const nlohmann::json j = {{"scans", records},
+                            {"scans_timed", totals.scans},
+                            {"wall_seconds", wall_seconds},
+                            {"scans_per_minute", wall_seconds > 0 ? 60.0 * double(records) / wall_seconds : 0.0},
+                            {"stage_seconds_per_scan", stages}};
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) throw Error("cannot write the timings file " + path.string(), Cause::Runtime);
+}
+
+struct Prepared {
+  jobs::Manifest manifest;
+  pipeline::RunSettings settings;
+  std::optional<pipeline::SegmentationModel> model;
+};
+
+// Output folders are checked before any scan: an unwritable one must not surface after hours.
+void require_writable_folder(const fs::path& folder, const char* option) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec || ::access(folder.c_str(), W_OK) != 0)
+    throw UsageError(fmt::format("{} {}: the folder cannot be created or written", option, folder.string()));
+}
+
+/// Fault injection for the tests of failure handling: NEUROCOHORT_FAULT=setup@R makes rank R
+/// fail during setup with an exception that is not an nc::Error.
+void inject_setup_fault(int rank) {
+  const char* fault = std::getenv("NEUROCOHORT_FAULT");
+  if (fault && std::string(fault) == "setup@" + std::to_string(rank))
+    throw std::runtime_error("injected fault (NEUROCOHORT_FAULT=" + std::string(fault) + ")");
+}
+
+/// What every rank needs: the manifest, the backend (a GPU chosen by node-local rank), the model.
+Prepared prepare(const CohortRunOptions& options, int rank, int local_rank) {
+  inject_setup_fault(rank);
+  if (options.export_nifti) require_writable_folder(*options.export_nifti, "--export-nifti");
+  if (options.timings) require_writable_folder(fs::absolute(*options.timings).parent_path(), "--timings");
+  require_writable_folder(fs::absolute(options.out).parent_path(), "--out");
+  jobs::record_crashes_in(jobs::crash_journal_path(options.out, rank));
+  Prepared p{
+      jobs::load_manifest(options.manifest, {.allow_external_paths = options.allow_external_paths}), {}, std::nullopt};
+  p.settings.read.max_voxels = options.max_voxels;
+  p.settings.preprocess.max_voxels = options.max_voxels;
+  if (!options.allow_external_paths) p.settings.read.confine_to = p.manifest.path.parent_path();
+  p.settings.read_timeout_seconds = options.read_timeout_seconds;
+  p.settings.backend = kernels::choose_backend(options.device);
+  if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
+  p.settings.window.batch = options.batch;
+  pipeline::set_inference_threads(options.threads);
+  // The model is checked before any scan: a bad model fails the run at once.
+  p.model.emplace(pipeline::SegmentationModel::load(
+      options.model, options.model_metadata,
+      p.settings.backend == kernels::Backend::Cuda ? pipeline::Device::Cuda : pipeline::Device::Cpu,
+      *pipeline::precision_named(options.precision)));
+  p.settings.export_nifti = options.export_nifti;
+  return p;
+}
+
+/// Opens the store and tells the other ranks whether that worked (they wait for it).
+io::CohortStore open_store_for_all(const CohortRunOptions& options, const Prepared& p, const MpiSession* mpi) {
+  try {
+    auto store = jobs::open_results(options.out, p.manifest, results_layout(options, *p.model), options.existing);
+    if (mpi) mpi->broadcast_ready(true);
+    return store;
+  } catch (...) {
+    if (mpi) mpi->broadcast_ready(false);
+    throw;
+  }
+}
+
+/// The single process, or rank 0: the store, the work list, the records, the progress.
+RunSummary coordinate(const CohortRunOptions& options, Prepared& p, const MpiSession* mpi) {
+  io::CohortStore store = open_store_for_all(options, p, mpi);
+  jobs::fail_crashed_rows(store, p.manifest, options.out, options.crashed);
+  const std::vector<std::size_t> rows =
+      jobs::order_rows(jobs::rows_to_do(store, options.crashed), p.manifest, options.order);
+  spdlog::info("run: {} scans, {} to do ({} done before), model {} in {}, {}{}", p.manifest.scans.size(), rows.size(),
+               p.manifest.scans.size() - rows.size(), options.model.filename().string(),
+               pipeline::precision_name(p.model->precision()),
+               p.settings.backend == kernels::Backend::Cuda ? "GPU" : "CPU",
+               mpi ? fmt::format(", {} MPI ranks", mpi->size()) : "");
+
+  const auto& stop = jobs::install_stop_handlers();
+  const Stopwatch wall;
+  jobs::Progress progress("run", rows.size(), options.progress_every, options.progress_seconds);
+  double write_seconds = 0;  // the single writer's load, reported for capacity planning
+  WorkQueue queue(
+      rows,
+      [&](io::ScanRecord record) {
+        if (!record.ok) spdlog::error("run: {} failed: {}", p.manifest.scans[record.row].scan_id, record.error);
+        const Stopwatch writing;
+        store.write(record);
+        write_seconds += writing.seconds();
+        progress.scan_done(!record.ok);
+      },
+      &stop);
+  const WorkerOptions worker{.in_flight = options.in_flight, .host = host_name(), .rank = 0};
+  const auto run_local_worker = [&] {
+    LocalTransport transport(queue);
+    return run_worker(transport, p.manifest, *p.model, p.settings, worker);
+  };
+  StageTotals totals;
+  if (!mpi) {
+    totals = run_local_worker();
+  } else {
+    std::thread local;
+    if (options.coordinator_works) local = std::thread([&] { totals = run_local_worker(); });
+    serve_workers(*mpi, queue);
+    if (local.joinable()) local.join();
+  }
+  progress.finish();
+  store.set_attribute("end_time", now_iso8601());
+  log_stage_times(totals);
+  if (options.timings) write_timings(*options.timings, totals, progress.done(), wall.seconds(), write_seconds);
+  if (progress.done() > 0)
+    spdlog::info("run: writer {:.4f} s per record ({} records)", write_seconds / double(progress.done()),
+                 progress.done());
+
+  const io::StatusCounts counts = io::count_statuses(store.statuses());
+  spdlog::info("run: {} ok, {} failed, {} pending in {}", counts.ok, counts.failed, counts.pending,
+               options.out.string());
+  RunSummary summary{counts.ok, counts.failed, counts.pending};
+  // A stop that came after the last scan was handed out changes nothing: the run is complete.
+  if (stop.load() && counts.pending > 0) {
+    spdlog::warn("run: stopped by signal {}; scans in flight were finished and saved. Continue with --resume.",
+                 jobs::stop_signal());
+    summary.stop_signal = jobs::stop_signal();
+  }
+  return summary;
+}
+
+/// A worker rank: scans from rank 0, records back to it. Its stop signal is the coordinator's
+/// (mpirun forwards SIGINT and SIGTERM to every rank): rank 0 stops handing out rows.
+RunSummary work(const CohortRunOptions& options, Prepared& p, const MpiSession& mpi) {
+  (void)jobs::install_stop_handlers();
+  if (!mpi.broadcast_ready(false)) return {.coordinator_failed = true};  // rank 0 reports why
+  MpiWorkerTransport transport(mpi);
+  const auto totals = run_worker(transport, p.manifest, *p.model, p.settings,
+                                 {.in_flight = options.in_flight, .host = host_name(), .rank = mpi.rank()});
+  spdlog::info("run: rank {} processed {} scans", mpi.rank(), totals.scans);
+  return {};
+}
+
+RunSummary run_as_rank(const CohortRunOptions& options, const MpiSession& mpi) {
+  try {
+    Prepared p = prepare(options, mpi.rank(), mpi.local_rank());
+    return mpi.rank() == 0 ? coordinate(options, p, &mpi) : work(options, p, mpi);
+  } catch (const std::exception& e) {
+    // One failing rank must not leave the others waiting for it, whatever the failure: an
+    // nc::Error, a filesystem error, bad_alloc, an HDF5 failure on rank 0.
+    std::cerr << "neurocohort: error: " << e.what() << " (rank " << mpi.rank() << ")\n";
+    mpi.abort(exit_status(exit_code_of(e)));
+  } catch (...) {
+    std::cerr << "neurocohort: error: an unknown failure (rank " << mpi.rank() << ")\n";
+    mpi.abort(exit_status(ExitCode::Runtime));
+  }
+}
+
+}  // namespace
+
+RunSummary run_cohort(const CohortRunOptions& options) {
+  const auto mpi = MpiSession::start_if_launched();
+  if (mpi && mpi->size() > 1) return run_as_rank(options, *mpi);
+  Prepared p = prepare(options, 0, 0);
+  return coordinate(options, p, nullptr);
+}
+
+}  // namespace nc::cluster
