@@ -108,7 +108,7 @@ ExitCode bench_ingest(const IngestBenchOptions& o) {
   // them, rank 0 to report their wire size.
   const ReplayRecords replay = load_replay_records(o);
   if (mpi->rank() != 0) {
-    if (!mpi->broadcast_ready(false)) return ExitCode::Usage;
+    if (!mpi->coordinator_ready()) return ExitCode::Usage;
     cluster::MpiWorkerTransport transport(*mpi);
     while (const auto row = transport.next_row()) {
       io::ScanRecord record = is_ct_row(*row, o.ct_share) ? replay.ct : replay.mr;
@@ -125,10 +125,10 @@ ExitCode bench_ingest(const IngestBenchOptions& o) {
     store.emplace(io::CohortStore::create(o.out, {{"scan_id", ids}}, replay_regions(kReplayRegions),
                                           pipeline::metric_names(), {{"tool", "neurocohort bench ingest"}}));
   } catch (...) {
-    mpi->broadcast_ready(false);
+    mpi->announce(cluster::MpiSession::StoreState::Failed);
     throw;
   }
-  mpi->broadcast_ready(true);
+  mpi->announce(cluster::MpiSession::StoreState::Open);
   std::vector<std::size_t> rows(o.records);
   std::iota(rows.begin(), rows.end(), std::size_t{0});
   double write_seconds = 0;

@@ -137,10 +137,10 @@ Prepared prepare(const CohortRunOptions& options, int rank, int local_rank) {
 io::CohortStore open_store_for_all(const CohortRunOptions& options, const Prepared& p, const MpiSession* mpi) {
   try {
     auto store = jobs::open_results(options.out, p.manifest, results_layout(options, *p.model), options.existing);
-    if (mpi) mpi->broadcast_ready(true);
+    if (mpi) mpi->announce(MpiSession::StoreState::Open);
     return store;
   } catch (...) {
-    if (mpi) mpi->broadcast_ready(false);
+    if (mpi) mpi->announce(MpiSession::StoreState::Failed);
     throw;
   }
 }
@@ -210,7 +210,7 @@ RunSummary coordinate(const CohortRunOptions& options, Prepared& p, const MpiSes
 /// (mpirun forwards SIGINT and SIGTERM to every rank): rank 0 stops handing out rows.
 RunSummary work(const CohortRunOptions& options, Prepared& p, const MpiSession& mpi) {
   (void)jobs::install_stop_handlers();
-  if (!mpi.broadcast_ready(false)) return {.coordinator_failed = true};  // rank 0 reports why
+  if (!mpi.coordinator_ready()) return {.coordinator_failed = true};  // rank 0 reports why
   MpiWorkerTransport transport(mpi);
   const auto totals = run_worker(transport, p.manifest, *p.model, p.settings,
                                  {.in_flight = options.in_flight, .host = host_name(), .rank = mpi.rank()});

@@ -25,7 +25,8 @@ std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
 }
 
 MpiSession::~MpiSession() = default;
-bool MpiSession::broadcast_ready(bool) const { unreachable_without_mpi(); }
+void MpiSession::announce(StoreState) const { unreachable_without_mpi(); }
+bool MpiSession::coordinator_ready() const { unreachable_without_mpi(); }
 void MpiSession::abort(int code) const { std::exit(code); }
 
 void serve_workers(const MpiSession&, WorkQueue&) { unreachable_without_mpi(); }

@@ -45,10 +45,15 @@ std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
-bool MpiSession::broadcast_ready(bool ready) const {
-  int flag = ready ? 1 : 0;
-  MPI_Bcast(&flag, 1, MPI_INT, kCoordinator, MPI_COMM_WORLD);
-  return flag == 1;
+void MpiSession::announce(StoreState state) const {
+  int open = state == StoreState::Open ? 1 : 0;
+  MPI_Bcast(&open, 1, MPI_INT, kCoordinator, MPI_COMM_WORLD);
+}
+
+bool MpiSession::coordinator_ready() const {
+  int open = 0;
+  MPI_Bcast(&open, 1, MPI_INT, kCoordinator, MPI_COMM_WORLD);
+  return open == 1;
 }
 
 void MpiSession::abort(int code) const {

@@ -26,9 +26,13 @@ class MpiSession {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }  ///< rank among the ranks of this node
-  /// Rank 0 tells the others whether it could open the store; a worker returns false when
-  /// the coordinator could not (the worker then exits quietly: rank 0 reports the error).
-  bool broadcast_ready(bool ready) const;
+  /// Whether rank 0 could open the results file, which every worker waits to hear.
+  enum class StoreState { Open, Failed };
+  /// Rank 0: tells the workers.
+  void announce(StoreState state) const;
+  /// A worker: false when rank 0 could not open the store (the worker then exits quietly:
+  /// rank 0 reports the error).
+  bool coordinator_ready() const;
   /// Ends the whole job at once (an error on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
 

@@ -161,7 +161,7 @@ QcLayout read_qc_layout(hid_t file, std::size_t scans, std::size_t regions) {
 // A float64 [dims] dataset of NaN rows, written row by row as scans finish.
 void create_row_dataset(hid_t group, const std::string& name, const std::vector<hsize_t>& dims,
                         const std::string& what) {
-  const Handle space = simple_space(dims, true);
+  const Handle space = simple_space(dims, Rows::Extendable);
   const Handle dcpl = row_dataset_properties(dims, H5T_NATIVE_DOUBLE, &kNaN);
   Handle ds(check(H5Dcreate2(group, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                   "create " + what),
@@ -320,7 +320,7 @@ CohortStore CohortStore::create(const fs::path& path, const std::vector<TableCol
     hemispheres.push_back(r.hemisphere);
   }
   {
-    const Handle space = simple_space({labels.size()}, false);
+    const Handle space = simple_space({labels.size()}, Rows::Fixed);
     Handle ds(check(H5Dcreate2(regions_group.get(), "label", H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
                                H5P_DEFAULT),
                     "create /regions/label"),
@@ -468,7 +468,7 @@ void CohortStore::write(const ScanRecord& record) {
     check(H5Pset_shuffle(dcpl.get()), "set shuffle");
     check(H5Pset_deflate(dcpl.get(), kLabelDeflateLevel), "set compression");
     check(H5Pset_fletcher32(dcpl.get()), "set checksums");
-    const Handle space = simple_space({dims[0], dims[1], dims[2]}, false);
+    const Handle space = simple_space({dims[0], dims[1], dims[2]}, Rows::Fixed);
     const Handle ds(check(H5Dcreate2(file, label_path.c_str(), labels.one_byte ? H5T_STD_U8LE : H5T_STD_U16LE,
                                      space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                           "create " + label_path),
@@ -503,6 +503,18 @@ void CohortStore::write(const ScanRecord& record) {
   check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + impl_->path.string());
 }
 
+namespace {
+
+// A whole float64 dataset of `count` values, row-major (its shape was checked when opened).
+std::vector<double> read_all_values(hid_t ds, const std::string& path, std::size_t count) {
+  std::vector<double> values(count);
+  if (!values.empty())
+    check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + path);
+  return values;
+}
+
+}  // namespace
+
 void CohortStore::write_timing_row(const ScanRecord& record) {
   const std::size_t stages = impl_->stage_names.size();
   if (stages == 0) return;
@@ -526,12 +538,8 @@ std::vector<double> CohortStore::read_timing(const std::string& name) const {
   if (name != "started_at" && name != "finished_at" && name != "stage_seconds")
     throw StoreError(impl_->path.string() + ": no timing dataset " + name);
   const std::string path = "/timing/" + name;
-  std::vector<double> values(scan_count() * (name == "stage_seconds" ? stages : 1));
-  if (!values.empty())
-    check(H5Dread(open_dataset(impl_->file.get(), path).get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                  values.data()),
-          "read " + path);
-  return values;
+  return read_all_values(open_dataset(impl_->file.get(), path).get(), path,
+                         scan_count() * (name == "stage_seconds" ? stages : 1));
 }
 
 void CohortStore::write_qc_row(const ScanRecord& record) {
@@ -586,10 +594,7 @@ std::vector<double> CohortStore::read_metric(const std::string& name) const {
   } catch (const StoreError& e) {
     throw StoreError(impl_->path.string() + ": " + e.what());
   }
-  std::vector<double> values(scan_count() * impl_->regions.size());
-  if (!values.empty())
-    check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read " + path);
-  return values;
+  return read_all_values(ds.get(), path, scan_count() * impl_->regions.size());
 }
 
 std::vector<double> CohortStore::read_qc(const std::string& name) const {
@@ -598,12 +603,8 @@ std::vector<double> CohortStore::read_qc(const std::string& name) const {
   if (!per_region && std::find(qc.per_scan.begin(), qc.per_scan.end(), name) == qc.per_scan.end())
     throw StoreError(impl_->path.string() + ": no QC measure " + name);
   const std::string path = "/qc/" + name;
-  std::vector<double> values(scan_count() * (per_region ? impl_->regions.size() : 1));
-  if (!values.empty())
-    check(H5Dread(open_dataset(impl_->file.get(), path).get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                  values.data()),
-          "read " + path);
-  return values;
+  return read_all_values(open_dataset(impl_->file.get(), path).get(), path,
+                         scan_count() * (per_region ? impl_->regions.size() : 1));
 }
 
 std::optional<LabelVolume> CohortStore::read_labels(const std::string& scan_id) const {
@@ -658,7 +659,7 @@ namespace {
 std::vector<double> read_row_values(hid_t file, const std::string& path, hsize_t row, hsize_t count) {
   const Handle ds = open_dataset(file, path);
   const Handle file_space = select_row(ds.get(), row, count);
-  const Handle mem_space = simple_space({std::max<hsize_t>(count, 1)}, false);
+  const Handle mem_space = simple_space({std::max<hsize_t>(count, 1)}, Rows::Fixed);
   std::vector<double> values(std::max<hsize_t>(count, 1));
   check(H5Dread(ds.get(), H5T_NATIVE_DOUBLE, mem_space.get(), file_space.get(), H5P_DEFAULT, values.data()),
         "read " + path);
@@ -670,7 +671,7 @@ std::string read_row_text(hid_t file, const std::string& path, hsize_t row) {
   const Handle ds = open_dataset(file, path);
   const Handle type = text_type();
   const Handle file_space = select_row(ds.get(), row, 1);
-  const Handle mem_space = simple_space({1}, false);
+  const Handle mem_space = simple_space({1}, Rows::Fixed);
   char* ptr = nullptr;
   check(H5Dread(ds.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, &ptr), "read " + path);
   std::string value = ptr ? ptr : "";

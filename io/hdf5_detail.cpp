@@ -50,9 +50,9 @@ Handle text_type() {
 
 Handle scalar_space() { return Handle(check(H5Screate(H5S_SCALAR), "create dataspace"), H5Sclose); }
 
-Handle simple_space(std::vector<hsize_t> dims, bool extendable) {
+Handle simple_space(std::vector<hsize_t> dims, Rows rows) {
   std::vector<hsize_t> max = dims;
-  if (extendable) max[0] = H5S_UNLIMITED;
+  if (rows == Rows::Extendable) max[0] = H5S_UNLIMITED;
   return Handle(check(H5Screate_simple(int(dims.size()), dims.data(), max.data()), "create dataspace"), H5Sclose);
 }
 
@@ -83,7 +83,7 @@ Handle row_dataset_properties(const std::vector<hsize_t>& dims, hid_t fill_type,
 
 void write_text_column(hid_t parent, const std::string& name, const std::vector<std::string>& values) {
   const Handle type = text_type();
-  const Handle space = simple_space({values.size()}, true);
+  const Handle space = simple_space({values.size()}, Rows::Extendable);
   const Handle dcpl = row_dataset_properties({values.size()}, type.get(), nullptr);
   Handle ds(check(H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                   "create column " + name),
@@ -96,7 +96,7 @@ void write_text_column(hid_t parent, const std::string& name, const std::vector<
 }
 
 void write_number_column(hid_t parent, const std::string& name, const std::vector<double>& values) {
-  const Handle space = simple_space({values.size()}, true);
+  const Handle space = simple_space({values.size()}, Rows::Extendable);
   const Handle dcpl = row_dataset_properties({values.size()}, H5T_NATIVE_DOUBLE, &kNaN);
   Handle ds(check(H5Dcreate2(parent, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                   "create column " + name),
@@ -106,7 +106,7 @@ void write_number_column(hid_t parent, const std::string& name, const std::vecto
 }
 
 void write_int_column(hid_t parent, const std::string& name, std::size_t rows, int fill) {
-  const Handle space = simple_space({rows}, true);
+  const Handle space = simple_space({rows}, Rows::Extendable);
   const Handle dcpl = row_dataset_properties({rows}, H5T_NATIVE_INT, &fill);
   Handle ds(check(H5Dcreate2(parent, name.c_str(), H5T_STD_I32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                   "create column " + name),
@@ -125,7 +125,7 @@ void write_text_attribute(hid_t object, const std::string& name, const std::stri
 }
 
 void write_double_array_attribute(hid_t object, const char* name, const double* values, hsize_t n) {
-  const Handle space = simple_space({n}, false);
+  const Handle space = simple_space({n}, Rows::Fixed);
   Handle attr(check(H5Acreate2(object, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                     std::string("create attribute ") + name),
               H5Aclose);
@@ -207,7 +207,7 @@ void write_row_text(hid_t file, const std::string& path, hsize_t row, const std:
   const Handle ds = open_dataset(file, path);
   const Handle type = text_type();
   const Handle file_space = select_row(ds.get(), row, 1);
-  const Handle mem_space = simple_space({1}, false);
+  const Handle mem_space = simple_space({1}, Rows::Fixed);
   const char* ptr = value.c_str();
   check(H5Dwrite(ds.get(), type.get(), mem_space.get(), file_space.get(), H5P_DEFAULT, &ptr), "write " + path);
 }
@@ -216,7 +216,7 @@ void write_row_values(hid_t file, const std::string& path, hsize_t row, hid_t me
                       hsize_t count) {
   const Handle ds = open_dataset(file, path);
   const Handle file_space = select_row(ds.get(), row, count);
-  const Handle mem_space = simple_space({count}, false);
+  const Handle mem_space = simple_space({count}, Rows::Fixed);
   check(H5Dwrite(ds.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, values), "write " + path);
 }
 

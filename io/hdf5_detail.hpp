@@ -45,7 +45,9 @@ void check(herr_t status, const std::string& what);
 
 Handle text_type();  ///< variable-length UTF-8
 Handle scalar_space();
-Handle simple_space(std::vector<hsize_t> dims, bool extendable);
+/// Whether a dataspace's first dimension may grow later (the scan table's columns) or is fixed.
+enum class Rows { Fixed, Extendable };
+Handle simple_space(std::vector<hsize_t> dims, Rows rows);
 /// \throws StoreError "not a cohort store: dataset PATH is missing" when absent
 Handle open_dataset(hid_t file, const std::string& path);
 Handle create_group(hid_t parent, const char* name);

@@ -84,7 +84,7 @@ void TableFile::write_array(const std::string& path, const std::vector<std::size
   const auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) make_groups(impl_->file.get(), path.substr(0, slash));
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
-  const Handle space = simple_space(dims, false);
+  const Handle space = simple_space(dims, Rows::Fixed);
   const Handle ds(check(H5Dcreate2(impl_->file.get(), path.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
                                    H5P_DEFAULT, H5P_DEFAULT),
                         "create " + path),

@@ -18,11 +18,14 @@ struct Run {
   std::int32_t first, last;  // voxels [first, last] along i
 };
 
-// Position of the first bit at or after `from` that equals `value`, or nx if none.
-std::int64_t next_bit(const std::uint64_t* row, std::int64_t nx, std::int64_t from, bool value) {
+// Which bits a search looks for: the mask's voxels, or the gaps between them.
+enum class Bit { Set, Clear };
+
+// Position of the first `bit` at or after `from`, or nx if none.
+std::int64_t next_bit(const std::uint64_t* row, std::int64_t nx, std::int64_t from, Bit bit) {
   const int words = int((nx + 63) / 64);
   for (int q = int(from / 64); q < words; ++q) {
-    std::uint64_t w = value ? row[q] : ~row[q];
+    std::uint64_t w = bit == Bit::Set ? row[q] : ~row[q];
     if (q == from / 64) w &= ~std::uint64_t{0} << (from % 64);
     if (w) return std::min(nx, std::int64_t(q) * 64 + std::countr_zero(w));
   }
@@ -31,10 +34,10 @@ std::int64_t next_bit(const std::uint64_t* row, std::int64_t nx, std::int64_t fr
 
 template <typename Visit>
 void for_each_run(const std::uint64_t* row, std::int64_t nx, Visit visit) {
-  for (std::int64_t i = next_bit(row, nx, 0, true); i < nx;) {
-    const std::int64_t end = next_bit(row, nx, i, false);
+  for (std::int64_t i = next_bit(row, nx, 0, Bit::Set); i < nx;) {
+    const std::int64_t end = next_bit(row, nx, i, Bit::Clear);
     visit(Run{std::int32_t(i), std::int32_t(end - 1)});
-    i = end < nx ? next_bit(row, nx, end, true) : nx;
+    i = end < nx ? next_bit(row, nx, end, Bit::Set) : nx;
   }
 }
 
