@@ -21,6 +21,7 @@ struct RunCliOptions {
   bool overwrite = false;
   bool largest_first = false;
   bool retry_crashed = false;
+  std::string window_plan = pipeline::window_plan_name(pipeline::WindowPlan::Windows);
 };
 
 /// This process's command line, for provenance (Linux: /proc/self/cmdline, NUL-separated).
@@ -39,6 +40,9 @@ cluster::CohortRunOptions run_options(const RunCliOptions& cli) {
                                : jobs::ExistingResults::Refuse;
   o.order = cli.largest_first ? jobs::RowOrder::LargestFirst : jobs::RowOrder::Manifest;
   o.crashed = cli.retry_crashed ? jobs::CrashedScans::Retry : jobs::CrashedScans::Skip;
+  o.window.plan = cli.window_plan == pipeline::window_plan_name(pipeline::WindowPlan::Whole)
+                      ? pipeline::WindowPlan::Whole
+                      : pipeline::WindowPlan::Windows;
   o.tool_version = kVersion;
   o.git_commit = kGitCommit;
   o.command_line = command_line();
@@ -73,8 +77,18 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--in-flight", run.in_flight, "Scans in the pipeline at once (bounds memory)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  cmd->add_option("--batch", run.batch, "Sliding windows per forward pass")
+  cmd->add_option("--batch", run.window.batch, "Sliding windows per forward pass")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--window-plan", options->window_plan,
+                  "How the network covers a scan: overlapping windows of its patch, or one pass over the whole "
+                  "volume where it fits (docs/models.md)")
+      ->check(CLI::IsMember({pipeline::window_plan_name(pipeline::WindowPlan::Windows),
+                             pipeline::window_plan_name(pipeline::WindowPlan::Whole)}))
+      ->capture_default_str();
+  cmd->add_option("--overlap", run.window.overlap, "Share of the patch neighbouring windows have in common")
+      ->check(kFinite)
+      ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();
   auto* resume = cmd->add_flag("--resume", options->resume, "Continue an interrupted run: skip scans already done");
   cmd->add_flag("--overwrite", options->overwrite, "Replace an existing results file")->excludes(resume);

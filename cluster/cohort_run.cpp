@@ -36,6 +36,11 @@ std::vector<io::Region> regions_of(const pipeline::SegmentationModel& model) {
   return regions;
 }
 
+/// The window plan as provenance records it: a resumed or merged file must not mix two plans.
+std::string window_plan_text(const pipeline::SlidingWindowOptions& window) {
+  return window.plan == pipeline::WindowPlan::Whole ? "whole" : fmt::format("windows, overlap {}", window.overlap);
+}
+
 /// What the results file records about how it was made.
 io::Provenance provenance_of(const CohortRunOptions& options, const pipeline::SegmentationModel& model) {
   return {
@@ -46,6 +51,7 @@ io::Provenance provenance_of(const CohortRunOptions& options, const pipeline::Se
       {"model_sha256", io::sha256_file(options.model)},
       {"model_metadata", model.metadata().json},
       {"precision", pipeline::precision_name(model.precision())},
+      {"window_plan", window_plan_text(options.window)},
       {"configuration", options.command_line},
       {"manifest", fs::absolute(options.manifest).string()},
       {"start_time", now_iso8601()},
@@ -122,7 +128,7 @@ Prepared prepare(const CohortRunOptions& options, int rank, int local_rank) {
   p.settings.read_timeout_seconds = options.read_timeout_seconds;
   p.settings.backend = kernels::choose_backend(options.device);
   if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
-  p.settings.window.batch = options.batch;
+  p.settings.window = options.window;
   pipeline::set_inference_threads(options.threads);
   // The model is checked before any scan: a bad model fails the run at once.
   p.model.emplace(pipeline::SegmentationModel::load(

@@ -27,7 +27,7 @@ struct CohortRunOptions {
   std::string precision = "fp32";
   int threads = 0;    ///< LibTorch's CPU threads; 0: all
   int in_flight = 3;  ///< scans in a worker's pipeline at once
-  int batch = 2;      ///< sliding windows per forward pass
+  pipeline::SlidingWindowOptions window;  ///< the window plan, overlap and batch
   jobs::ExistingResults existing = jobs::ExistingResults::Refuse;
   jobs::RowOrder order = jobs::RowOrder::Manifest;
   jobs::CrashedScans crashed = jobs::CrashedScans::Skip;

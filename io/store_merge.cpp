@@ -64,6 +64,8 @@ void check_compatible(const CohortStore& first, const fs::path& first_path, cons
     throw StoreError(where + " were made with different models (model_sha256 differs)");
   if (attribute_or(first, "precision", "") != attribute_or(other, "precision", ""))
     throw StoreError(where + " were made at different network precisions (precision differs)");
+  if (attribute_or(first, "window_plan", "") != attribute_or(other, "window_plan", ""))
+    throw StoreError(where + " were made with different window plans (window_plan differs)");
 }
 
 // The QC measures of every input (a store written before QC has none: its rows stay NaN there).
@@ -152,7 +154,7 @@ MergeSummary merge_stores(const std::vector<fs::path>& inputs, const fs::path& o
   }
   Provenance provenance = {{"tool", "neurocohort merge"}, {"merged_from", sources}, {"start_time", now_iso8601()}};
   for (const char* inherited :
-       {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata", "precision"})
+       {"tool_version", "git_commit", "model_path", "model_sha256", "model_metadata", "precision", "window_plan"})
     if (const auto value = attribute_or(stores.front(), inherited, ""); !value.empty()) provenance[inherited] = value;
   auto merged = CohortStore::create(out, columns, stores.front().regions(), stores.front().metric_names(), provenance,
                                     union_of_qc(stores, inputs), common_stage_names(stores));

@@ -63,17 +63,18 @@ void check_resumable(const io::CohortStore& store, const Manifest& manifest, con
     throw UsageError(path.string() + " was made from another manifest (its scan_ids differ); cannot --resume it");
   if (!same_label_table(store.regions(), layout.regions))
     throw UsageError(path.string() + " was made with another model's label table; cannot --resume it");
-  for (const char* key : {"model_sha256", "model_metadata", "precision"}) {
-    const std::string before = store.attribute(key), now = layout.provenance.at(key);
-    if (before != now)
-      throw UsageError(fmt::format("{} was made with another {} ({} '{}', now '{}'); cannot --resume it", path.string(),
-                                   std::string(key) == "precision" ? "precision" : "model", key, shortened(before),
-                                   shortened(now)));
-  }
+  // A store of another version first: it may lack the attributes compared below.
   if (store.qc_layout() != layout.qc || store.stage_names() != layout.stage_names)
     throw UsageError(path.string() +
                      " holds other QC measures or stage timings (written by another neurocohort version); finish it "
                      "with that version, or start a new results file");
+  for (const char* key : {"model_sha256", "model_metadata", "precision", "window_plan"}) {
+    const std::string before = store.attribute(key), now = layout.provenance.at(key);
+    const bool of_model = std::string(key).rfind("model_", 0) == 0;
+    if (before != now)
+      throw UsageError(fmt::format("{} was made with another {} ({} '{}', now '{}'); cannot --resume it", path.string(),
+                                   of_model ? "model" : key, key, shortened(before), shortened(now)));
+  }
   check_same_manifest_rows(store, manifest, path);
 }
 

@@ -22,8 +22,8 @@ struct ResultsLayout {
   std::vector<std::string> metric_names;
   io::QcLayout qc;
   std::vector<std::string> stage_names;
-  /// Of the new run; a resumed store must hold the same "model_sha256", "model_metadata" and
-  /// "precision".
+  /// Of the new run; a resumed store must hold the same "model_sha256", "model_metadata",
+  /// "precision" and "window_plan".
   io::Provenance provenance;
 };
 

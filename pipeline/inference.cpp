@@ -113,6 +113,16 @@ std::vector<float> gaussian_importance(const Size3& patch) {
   return w;
 }
 
+const char* window_plan_name(WindowPlan plan) { return plan == WindowPlan::Whole ? "whole" : "windows"; }
+
+std::optional<Size3> whole_volume_size(const Size3& size, const Size3& patch) {
+  Size3 padded{};
+  for (std::size_t a = 0; a < 3; ++a)
+    padded[a] = (size[a] + kWholeVolumeMultiple - 1) / kWholeVolumeMultiple * kWholeVolumeMultiple;
+  if (padded[0] * padded[1] * padded[2] > kWholeVolumePatches * patch[0] * patch[1] * patch[2]) return std::nullopt;
+  return padded;
+}
+
 std::vector<float> sliding_window_probabilities(const SegmentationModel& model, const ImageVolume& input,
                                                 const SlidingWindowOptions& options) {
   if (options.batch < 1) throw Error("sliding window: the batch must be at least 1");
@@ -121,15 +131,22 @@ std::vector<float> sliding_window_probabilities(const SegmentationModel& model, 
   if (meta.channels != 1)
     throw ModelError(model.path().string() + ": the model takes " + std::to_string(meta.channels) +
                      " channels; neurocohort gives it one image");
-  const Size3 patch = meta.patch_size, size = input.geometry.size;
+  const Size3 size = input.geometry.size;
+  // A whole-volume pass is one window the size of the padded volume; with a single window the
+  // blend is the softmax itself, so its weights are ones.
+  const auto whole = options.plan == WindowPlan::Whole ? whole_volume_size(size, meta.patch_size) : std::nullopt;
+  const Size3 patch = whole ? *whole : meta.patch_size;
   const std::int64_t classes = std::int64_t(meta.labels.size()) + 1;
   const std::int64_t pv = patch[0] * patch[1] * patch[2], nv = input.geometry.voxel_count();
-  const std::vector<float> weights = gaussian_importance(patch);
+  const std::vector<float> weights = whole ? std::vector<float>(std::size_t(pv), 1.0f) : gaussian_importance(patch);
 
   std::vector<Size3> windows;
-  for (std::int64_t k : window_starts(size[2], patch[2], options.overlap))
-    for (std::int64_t j : window_starts(size[1], patch[1], options.overlap))
-      for (std::int64_t i : window_starts(size[0], patch[0], options.overlap)) windows.push_back({i, j, k});
+  if (whole)
+    windows.push_back({0, 0, 0});
+  else
+    for (std::int64_t k : window_starts(size[2], patch[2], options.overlap))
+      for (std::int64_t j : window_starts(size[1], patch[1], options.overlap))
+        for (std::int64_t i : window_starts(size[0], patch[0], options.overlap)) windows.push_back({i, j, k});
 
   std::vector<float> total = large_vector<float>(std::size_t(classes * nv)),
                      norm = large_vector<float>(std::size_t(nv));

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/volume.hpp"
@@ -18,10 +19,27 @@
 
 namespace nc::pipeline {
 
+/// How the network covers a volume: overlapping windows of the training patch, blended; or one
+/// forward pass over the whole volume zero-padded to a multiple of kWholeVolumeMultiple, where
+/// that is at most kWholeVolumePatches patches of voxels (else windows). docs/models.md has the
+/// Dice and seconds of each plan.
+enum class WindowPlan { Windows, Whole };
+inline constexpr std::int64_t kWholeVolumeMultiple = 16;  ///< four stride-2 levels at most
+inline constexpr std::int64_t kWholeVolumePatches = 4;
+
+/// "windows", "whole": the names the command line takes.
+const char* window_plan_name(WindowPlan plan);
+
 struct SlidingWindowOptions {
   int batch = 2;          ///< windows per forward pass
   double overlap = 0.5;   ///< fraction of the patch shared by neighbouring windows, in [0, 1)
+  WindowPlan plan = WindowPlan::Windows;
 };
+
+/// The volume a whole-volume pass runs on: `size` rounded up to kWholeVolumeMultiple per axis;
+/// nullopt when that exceeds kWholeVolumePatches × the patch's voxels.
+std::optional<std::array<std::int64_t, 3>> whole_volume_size(const std::array<std::int64_t, 3>& size,
+                                                             const std::array<std::int64_t, 3>& patch);
 
 /// Window start positions along one axis: a step of patch·(1 − overlap), the last window
 /// flush with the end; one window at 0 when the axis is not longer than the patch (the
@@ -33,7 +51,7 @@ std::vector<std::int64_t> window_starts(std::int64_t size, std::int64_t patch, d
 std::vector<float> gaussian_importance(const std::array<std::int64_t, 3>& patch);
 
 /// Softmax probabilities [class][k][j][i] of `input` (on the model's grid, normalised), from
-/// overlapping windows blended by gaussian_importance.
+/// overlapping windows blended by gaussian_importance, or from one pass over the whole volume.
 /// \throws ModelError from the network; Error for invalid options.
 std::vector<float> sliding_window_probabilities(const SegmentationModel& model, const ImageVolume& input,
                                                 const SlidingWindowOptions& options);

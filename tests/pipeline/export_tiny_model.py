@@ -1,11 +1,12 @@
 """Exports a tiny TorchScript 'segmentation' network with Debian's torch, for the LibTorch tests.
 
-usage: export_tiny_model.py OUT.pt CLASSES [--no-metadata] [--metadata-out SIDE.json] [--spatial]
+usage: export_tiny_model.py OUT.pt CLASSES [--no-metadata] [--metadata-out SIDE.json] [--spatial] [--patch N]
 
 The network is one 1x1x1 Conv3d from 1 channel to CLASSES channels with weight 1 and bias
 equal to the class index, so class c's logit is x + c: the test can check values exactly.
 With --spatial it is a seeded random 3x3x3 convolution instead, whose output depends on the
-neighbourhood (and on where a window's zero padding starts).
+neighbourhood (and on where a window's zero padding starts). --patch sets the metadata's
+patch size (8 by default).
 """
 import json
 import sys
@@ -31,10 +32,11 @@ class Tiny(torch.nn.Module):
 
 def main(argv):
     out, classes = argv[1], int(argv[2])
+    patch = int(argv[argv.index("--patch") + 1]) if "--patch" in argv else 8
     metadata = json.dumps({
         "labels": [{"id": i, "name": f"region_{i}", "hemisphere": "-"} for i in range(1, 3)],
         "input_spacing_mm": [2.0, 2.0, 2.0],
-        "patch_size": [8, 8, 8],
+        "patch_size": [patch, patch, patch],
         "channels": 1,
         "normalisation": "zscore",
     })

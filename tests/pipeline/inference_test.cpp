@@ -114,6 +114,44 @@ TEST(SlidingWindow, OverlappingWindowsBlendToTheSameProbabilities) {
   }
 }
 
+TEST(SlidingWindow, TheWholeVolumeIsPaddedToAMultipleOf16WithinFourPatches) {
+  EXPECT_EQ(whole_volume_size({75, 90, 75}, {64, 64, 64}), (Size3{80, 96, 80}));
+  EXPECT_EQ(whole_volume_size({16, 1, 33}, {64, 64, 64}), (Size3{16, 16, 48}));
+  EXPECT_EQ(whole_volume_size({100, 110, 100}, {64, 64, 64}), std::nullopt);  // 112·112·112 > 4·64³
+}
+
+// The whole plan is one forward pass over the volume zero-padded at its far ends; a volume too
+// large for it gets windows.
+TEST(SlidingWindow, WholePlanIsOnePassOverThePaddedVolume) {
+  static test::TempDir dir;
+  const fs::path path = dir / "spatial16.pt";
+  const auto r = test::run_command("/usr/bin/python3 " NC_TEST_SOURCE_DIR "/pipeline/export_tiny_model.py " +
+                                   path.string() + " 3 --spatial --patch 16 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto model = SegmentationModel::load(path);
+  const ImageVolume volume = random_volume({20, 18, 12}, 4);  // padded to 32 × 32 × 16 = 4 patches
+  ImageVolume padded = random_volume({32, 32, 16}, 0);
+  std::fill(padded.voxels.begin(), padded.voxels.end(), 0.0f);
+  for (std::int64_t k = 0; k < 12; ++k)
+    for (std::int64_t j = 0; j < 18; ++j)
+      for (std::int64_t i = 0; i < 20; ++i) padded.at(i, j, k) = volume.at(i, j, k);
+  const std::size_t nv = std::size_t(volume.geometry.voxel_count()), pv = std::size_t(padded.geometry.voxel_count());
+  std::vector<float> logits(3 * pv);
+  model.forward(padded.voxels, 1, {32, 32, 16}, logits);
+  const auto expected = softmax(logits, 3);
+  const auto whole = sliding_window_probabilities(model, volume, {.plan = WindowPlan::Whole});
+  ASSERT_EQ(whole.size(), 3 * nv);
+  for (std::int64_t c = 0; c < 3; ++c)
+    for (std::int64_t k = 0; k < 12; ++k)
+      for (std::int64_t j = 0; j < 18; ++j)
+        for (std::int64_t i = 0; i < 20; ++i)
+          ASSERT_NEAR(whole[std::size_t(c) * nv + std::size_t(volume.geometry.linear_index(i, j, k))],
+                      expected[std::size_t(c) * pv + std::size_t(padded.geometry.linear_index(i, j, k))], 1e-6);
+  const ImageVolume large = random_volume({40, 40, 20}, 5);  // 48 · 48 · 32 > 4 · 16³: windows
+  EXPECT_EQ(sliding_window_probabilities(model, large, {.plan = WindowPlan::Whole}),
+            sliding_window_probabilities(model, large, {}));
+}
+
 TEST(SlidingWindow, InvalidOptionsAreErrors) {
   const ImageVolume volume = random_volume({8, 8, 8}, 4);
   EXPECT_THROW(sliding_window_probabilities(tiny_model(false), volume, {0, 0.5}), Error);

@@ -343,7 +343,7 @@ def hostile_inputs():
 
 
 def resume_refuses_other_model_or_manifest():
-    """Resuming with another model, precision or an edited manifest would mix two runs in one
+    """Resuming with another model, precision, window plan or an edited manifest would mix two runs in one
     file while its provenance names one: refused, naming what differs."""
     folder = os.path.join(WORK, "resume_checks")
     shutil.rmtree(folder, ignore_errors=True)
@@ -362,6 +362,8 @@ def resume_refuses_other_model_or_manifest():
     assert r.returncode == 0, r.stderr  # the same bytes elsewhere: the same model
     r = run(manifest, out, "--resume", "--precision", "bf16", check=2)
     assert "precision" in r.stderr, r.stderr
+    r = run(manifest, out, "--resume", "--window-plan", "whole", check=2)
+    assert "window_plan 'windows, overlap 0.5', now 'whole'" in r.stderr, r.stderr
     with open(manifest) as f:
         lines = f.read().splitlines()
     lines[2] = lines[2].replace("\t4\t", "\t9\t")  # the second scan's age
