@@ -127,6 +127,12 @@ Prepared prepare(const CohortRunOptions& options, int rank, int local_rank) {
   if (!options.allow_external_paths) p.settings.read.confine_to = p.manifest.path.parent_path();
   p.settings.read_timeout_seconds = options.read_timeout_seconds;
   p.settings.backend = kernels::choose_backend(options.device);
+  if (options.device == "auto" && p.settings.backend == kernels::Backend::Cuda && !pipeline::libtorch_sees_cuda()) {
+    // A GPU node whose LibTorch is CPU-only: the network cannot follow the scan onto the GPU,
+    // and --device auto means "wherever it all runs", so everything stays on the CPU.
+    spdlog::warn("run: this LibTorch sees no CUDA device although the kernels do; --device auto runs on the CPU");
+    p.settings.backend = kernels::Backend::Cpu;
+  }
   if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
   p.settings.window = options.window;
   pipeline::set_inference_threads(options.threads);

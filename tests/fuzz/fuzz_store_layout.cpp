@@ -779,9 +779,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       attempt("read_stored_labels", [&] { stored = store.read_stored_labels(id); });
       if (typed.has_value() && stored.has_value()) label_maps_agree(id, *typed, *stored);
     }
-    // What a resume (cli/run_command.cpp) and a merge (io/store_merge.cpp) read of the root.
-    for (const char* name : {"model_sha256", "model_metadata", "precision", "end_time", "tool_version", "git_commit",
-                             "configuration", "start_time", "units", "spacing"})
+    // What a resume (jobs/resume.cpp) and a merge (io/store_merge.cpp) read of the root.
+    for (const char* name : {"model_sha256", "model_metadata", "precision", "window_plan", "end_time", "tool_version",
+                             "git_commit", "configuration", "start_time", "units", "spacing"})
       attempt("attribute", [&] { (void)store.attribute(name); });
     if (kVerbose) std::fprintf(stderr, "fuzz_store_layout: open: %zu scans\n", store.scan_count());
   } catch (const nc::Error& e) {
