@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "core/clock.hpp"
 #include "jobs/run_account.hpp"
 
 namespace nc::cli {
@@ -19,13 +20,6 @@ struct StatusOptions {
   fs::path results;
   std::size_t bins = 10;
 };
-
-std::string utc_text(double unix_seconds) {
-  const std::time_t t = std::time_t(unix_seconds);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
-  return text;
-}
 
 void print_failures(const jobs::RunAccount& a) {
   if (a.failures.empty()) return;
@@ -42,7 +36,7 @@ void print_timing(const jobs::RunAccount& a) {
   }
   const double minutes = (a.last_end - a.first_start) / 60.0;
   std::cout << fmt::format("first scan started {}, last finished {} ({:.1f} min): {:.2f} scans/min\n",
-                           utc_text(a.first_start), utc_text(a.last_end), minutes,
+                           iso8601(std::time_t(a.first_start)), iso8601(std::time_t(a.last_end)), minutes,
                            minutes > 0 ? double(a.timed_scans) / minutes : 0.0);
   std::string stages;
   for (std::size_t s = 0; s < a.stage_names.size(); ++s)

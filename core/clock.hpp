@@ -8,13 +8,15 @@
 
 namespace nc {
 
-/// The current UTC time as 2026-11-23T21:27:39Z.
-inline std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
+/// A UTC time as 2026-11-23T21:27:39Z.
+inline std::string iso8601(std::time_t t) {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
 }
+
+/// The current UTC time as 2026-11-23T21:27:39Z.
+inline std::string now_iso8601() { return iso8601(std::time(nullptr)); }
 
 /// The current UTC time in Unix seconds (with fractions), for per-scan start and end times.
 inline double now_unix_seconds() {

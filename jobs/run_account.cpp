@@ -6,6 +6,8 @@
 #include <map>
 #include <utility>
 
+#include "core/text.hpp"
+
 namespace nc::jobs {
 namespace {
 
@@ -17,7 +19,8 @@ std::vector<FailureGroup> group_failures(const io::CohortStore& store, const std
     if (statuses[r] != io::ScanStatus::Failed) continue;
     const std::string reason = failure_reason(errors[r]);
     FailureGroup& group = groups[reason];
-    if (group.scans++ == 0) group = {reason, 1, store.scan_ids()[r], errors[r]};
+    if (group.scans == 0) group = {reason, 0, store.scan_ids()[r], errors[r]};  // the first is the example
+    ++group.scans;
   }
   std::vector<FailureGroup> sorted;
   for (auto& [reason, group] : groups) sorted.push_back(std::move(group));
@@ -77,25 +80,21 @@ void add_timing(const io::CohortStore& store, std::size_t bins, RunAccount& acco
 }  // namespace
 
 std::string failure_reason(const std::string& error) {
+  const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   std::string reason;
-  std::size_t at = 0;
-  while (at < error.size()) {
-    const std::size_t end = std::min(error.find(' ', at), error.size());
-    std::string word = error.substr(at, end - at);
+  const std::vector<std::string> words = split(error, ' ');
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    const std::string& word = words[w];
+    if (w > 0) reason += ' ';
     if (word.find('/') != std::string::npos) {
-      const bool colon = word.back() == ':';  // "PATH: reason"
-      word = colon ? "…:" : "…";
+      reason += word.back() == ':' ? "…:" : "…";  // "PATH: reason"
+      continue;
     }
-    for (std::size_t i = 0; i < word.size(); ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(word[i]))) {
+    for (std::size_t i = 0; i < word.size(); ++i)
+      if (!is_digit(word[i]))
         reason += word[i];
-        continue;
-      }
-      reason += '#';
-      while (i + 1 < word.size() && std::isdigit(static_cast<unsigned char>(word[i + 1]))) ++i;
-    }
-    if (end < error.size()) reason += ' ';
-    at = end + 1;
+      else if (i == 0 || !is_digit(word[i - 1]))
+        reason += '#';
   }
   return reason;
 }
