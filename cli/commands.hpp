@@ -36,6 +36,8 @@ inline void add_max_voxels_option(CLI::App& cmd, std::int64_t& max_voxels) {
 }
 
 void add_check_command(CLI::App& app, Action& action);
+void add_index_command(CLI::App& app, Action& action);
+void add_convert_command(CLI::App& app, Action& action);
 void add_synth_command(CLI::App& app, Action& action);
 void add_model_command(CLI::App& app, Action& action);
 void add_preprocess_command(CLI::App& app, Action& action);

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   Action action;
   add_synth_command(app, action);
   add_check_command(app, action);
+  add_index_command(app, action);
+  add_convert_command(app, action);
   add_model_command(app, action);
   add_preprocess_command(app, action);
   add_run_command(app, action);

@@ -10,12 +10,14 @@ namespace {
 struct SynthCliOptions {
   synth::SynthOptions synth;
   std::string modality = "both";
+  std::string format = "nifti";
 };
 
 ExitCode run_synth(SynthCliOptions options) {
   options.synth.modality = options.modality == "ct"   ? synth::ModalityChoice::CT
                            : options.modality == "mr" ? synth::ModalityChoice::MR
                                                       : synth::ModalityChoice::Both;
+  options.synth.format = options.format == "dicom" ? synth::ImageFormat::Dicom : synth::ImageFormat::Nifti;
   spdlog::info("synth: {} subjects ({}), seed {}, into {}", options.synth.subjects, options.modality,
                options.synth.seed, options.synth.out_dir.string());
   // Volumes-only runs are fast and long: report every 50th subject there.
@@ -43,6 +45,10 @@ void add_synth_command(CLI::App& app, Action& action) {
   cmd->add_option("--oblique-fraction", options->synth.oblique_fraction,
                   "Share of CT scans acquired with a gantry tilt (oblique direction cosines)")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--format", options->format,
+                  "nifti, or dicom: also the same scans as a PACS-like DICOM tree in dicom/ (dicom_truth.tsv)")
+      ->check(CLI::IsMember({"nifti", "dicom"}, CLI::ignore_case))
       ->capture_default_str();
   cmd->add_flag("--volumes-only", options->synth.volumes_only,
                 "Write only effects.tsv and true_volumes.tsv (label maps counted on a coarse grid, no images)");

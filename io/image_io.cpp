@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "dicom/series_volume.hpp"
 #include "io/image_preflight.hpp"
 #include "io/nifti_voxels.hpp"
 
@@ -192,8 +193,22 @@ void write_itk(const Volume<T>& volume, const fs::path& path) {
 
 }  // namespace
 
+namespace {
+
+// One series of a folder, named "<folder>#<SeriesInstanceUID>" (dicom/series_volume.hpp).
+dicom::SeriesLayout series_layout(const fs::path& path, const dicom::SeriesReference& series, const ReadLimits& limits) {
+  detail::preflight_image_files(series.folder, {.confine_to = limits.confine_to});
+  dicom::SeriesLayout layout = dicom::read_series_layout(series);
+  validate_geometry(path, layout.geometry, limits);
+  return layout;
+}
+
+}  // namespace
+
 ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   register_image_io_factories();
+  if (const auto series = dicom::parse_series_reference(path))
+    return {series_layout(path, *series, limits).geometry, "dicom"};
   require_exists(path);
   detail::preflight_image_files(path, {.confine_to = limits.confine_to});
   ImageHeader header;
@@ -227,15 +242,18 @@ namespace {
 // format through ITK. Either way the geometry is ITK's.
 ImageVolume read_float_volume(const fs::path& path, const ReadLimits& limits) {
   ImageVolume volume;
-  if (!fs::is_directory(path) && detail::is_nifti_path(path)) {
+  if (const auto series = dicom::parse_series_reference(path)) {
+    volume = dicom::read_series_voxels(series_layout(path, *series, limits));
+  } else if (!fs::is_directory(path) && detail::is_nifti_path(path)) {
     volume.geometry = read_image_header(path, limits).geometry;
     volume.voxels = detail::read_nifti_voxels(path, volume.geometry.voxel_count());
     return volume;
+  } else {
+    const auto image = read_itk<float>(path, limits);
+    volume.geometry = geometry_of(*image);
+    const float* data = image->GetBufferPointer();
+    volume.voxels.assign(data, data + volume.geometry.voxel_count());
   }
-  const auto image = read_itk<float>(path, limits);
-  volume.geometry = geometry_of(*image);
-  const float* data = image->GetBufferPointer();
-  volume.voxels.assign(data, data + volume.geometry.voxel_count());
   const auto non_finite = std::count_if(volume.voxels.begin(), volume.voxels.end(),
                                         [](float v) { return !std::isfinite(v); });
   if (non_finite > 0)

@@ -1,8 +1,9 @@
 #pragma once
 /// \file
 /// Image read/write through ITK. Any ITK-readable 3-D image (NIfTI .nii/.nii.gz, NRRD,
-/// MetaImage, a DICOM series folder) comes in as a Volume with its physical geometry in LPS;
-/// label maps and images go out as NIfTI. Every failure is an nc::ImageError naming the file.
+/// MetaImage, a DICOM series folder) comes in as a Volume with its physical geometry in LPS, and
+/// so does one series of a folder named "<folder>#<SeriesInstanceUID>" (the form `neurocohort
+/// index` writes; dicom/series_volume.hpp); label maps and images go out as NIfTI. Every failure is an nc::ImageError naming the file.
 
 #include <cstdint>
 #include <filesystem>

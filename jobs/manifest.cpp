@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "dicom/series_volume.hpp"
 #include "io/image_io.hpp"
 #include "io/tsv.hpp"
 
@@ -79,7 +80,10 @@ std::optional<fs::path> resolve_path(const std::string& text, const std::string&
   }
   if (!options.check_files) return resolved;
   std::error_code ec;
-  const auto status = fs::status(resolved, ec);
+  // One series of a DICOM folder, "<folder>#<SeriesInstanceUID>": the folder must exist.
+  const auto series = column == "image" ? dicom::parse_series_reference(resolved) : std::nullopt;
+  const fs::path on_disk = series ? series->folder : resolved;
+  const auto status = fs::status(on_disk, ec);
   if (!fs::exists(status)) {
     problems.add(line, column + " '" + text + "' does not exist");
     return std::nullopt;
@@ -89,7 +93,11 @@ std::optional<fs::path> resolve_path(const std::string& text, const std::string&
     problems.add(line, column + " '" + text + "' is not a regular file or a folder");
     return std::nullopt;
   }
-  if (!options.allow_external_paths && !io::resolves_within(resolved, folder)) {
+  if (series && !fs::is_directory(status)) {
+    problems.add(line, column + " '" + text + "' names a DICOM series, but its folder is not a folder");
+    return std::nullopt;
+  }
+  if (!options.allow_external_paths && !io::resolves_within(on_disk, folder)) {
     problems.add(line, column + " '" + text +
                            "' is a link to a file outside the manifest's folder (use --allow-external-paths)");
     return std::nullopt;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dicom/series_volume.hpp"
 #include "jobs/crash_journal.hpp"
 
 namespace nc::jobs {
@@ -12,9 +13,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The bytes of an image on disk: a file's size, or a DICOM series folder's files summed; 0 when
+// The bytes of an image on disk: a file's size, or a DICOM folder's files summed (all its series); 0 when
 // unreadable (file_size's error value would sort such a scan first).
-std::uintmax_t image_bytes(const fs::path& image) {
+std::uintmax_t image_bytes(const fs::path& path) {
+  const auto series = dicom::parse_series_reference(path);
+  const fs::path image = series ? series->folder : path;
   std::error_code ec;
   if (!fs::is_directory(image, ec)) {
     const auto bytes = fs::file_size(image, ec);

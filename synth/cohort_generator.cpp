@@ -6,10 +6,13 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
 #include "io/image_io.hpp"
+#include "synth/pacs_tree.hpp"
+#include "synth/splitmix.hpp"
 #include "synth/warp_field.hpp"
 
 namespace nc::synth {
@@ -46,15 +49,6 @@ struct Subject {
   Vec3 bias_wave_per_mm{};
   double bias_phase = 0;
 };
-
-// SplitMix64: a counter-based generator, so each voxel's noise depends only on
-// (seed, subject, voxel) and never on thread scheduling.
-std::uint64_t splitmix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 // Standard normal deviates drawn once per subject; each voxel picks one by a hash of its
 // index, which is far cheaper than a Box-Muller transform per voxel of a 65-million-voxel CT.
@@ -131,6 +125,15 @@ Geometry subject_grid(const Subject& s, const Atlas& atlas) {
   const Mat3 tilt = {1, 0, 0, 0, std::cos(t), -std::sin(t), 0, std::sin(t), std::cos(t)};
   return centred_grid({kCtInPlane, kCtInPlane, s.ct_slices}, {kCtInPlaneMm, kCtInPlaneMm, kCtSliceMm}, tilt,
                       atlas.brain_centre_mm);
+}
+
+// The same tilted CT as a scanner stores it: slice planes turned by the tilt, but stacked along
+// the table (head–foot) axis, so that each slice is shifted in-plane against the one before.
+Geometry sheared_ct_grid(const Subject& s, const Atlas& atlas) {
+  const double t = s.tilt_degrees * M_PI / 180.0;
+  const Mat3 columns = {1, 0, 0, 0, std::cos(t), 0, 0, -std::sin(t), 1};
+  return centred_grid({kCtInPlane, kCtInPlane, s.ct_slices}, {kCtInPlaneMm, kCtInPlaneMm, kCtSliceMm / std::cos(t)},
+                      columns, atlas.brain_centre_mm);
 }
 
 struct SubjectImages {
@@ -283,6 +286,8 @@ void generate_cohort(const SynthOptions& options, const std::function<void(const
     manifest = open_output(options.out_dir / "manifest.tsv");
     manifest << "scan_id\timage\tmodality\tage\tsex\tgroup\tsite\tlabels\n";
   }
+  std::optional<PacsTree> pacs;
+  if (options.format == ImageFormat::Dicom && !options.volumes_only) pacs.emplace(options.out_dir, options.seed);
   auto truth = open_output(options.out_dir / "true_volumes.tsv");
   truth << "scan_id\tmodality\tage\tsex\tgroup\tsite\ticv_ml";
   for (const auto& region : kBrainRegions) truth << '\t' << region.name;
@@ -304,13 +309,22 @@ void generate_cohort(const SynthOptions& options, const std::function<void(const
     } else {
       const Geometry grid = subject_grid(s, atlas);
       const WarpField field(grid, atlas.t1.geometry, map);
-      const SubjectImages images =
-          render(s, atlas, grid, field, NoiseTable(splitmix(options.seed ^ (0xC0FFEEULL + std::uint64_t(index)))));
+      const NoiseTable noise(splitmix(options.seed ^ (0xC0FFEEULL + std::uint64_t(index))));
+      const SubjectImages images = render(s, atlas, grid, field, noise);
       const std::string file = s.scan_id + ".nii.gz";
       io::write_nifti(images.image, options.out_dir / "images" / file);
       io::write_nifti(images.labels, options.out_dir / "labels" / file);
       io::write_nifti(images.brain, options.out_dir / "masks" / file);
       volumes = count_volumes(images.labels, images.brain);
+      if (pacs) {
+        const PacsSubject subject{index, s.scan_id, sex, s.site, s.age_years, s.ct, s.tilt_degrees};
+        if (s.ct && s.tilt_degrees > 0) {
+          const Geometry sheared = sheared_ct_grid(s, atlas);
+          pacs->add_study(subject, render(s, atlas, sheared, WarpField(sheared, atlas.t1.geometry, map), noise).image);
+        } else {
+          pacs->add_study(subject, images.image);
+        }
+      }
       manifest << s.scan_id << "\timages/" << file << '\t' << modality << '\t' << fixed(s.age_years, 3) << '\t'
                << sex << '\t' << group << '\t' << s.site << "\tlabels/" << file << '\n';
     }
@@ -322,6 +336,7 @@ void generate_cohort(const SynthOptions& options, const std::function<void(const
       progress({index + 1, options.subjects, s.scan_id, modality,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   }
+  if (pacs) pacs->add_junk();
   manifest.flush();
   truth.flush();
   if (!truth || (!options.volumes_only && !manifest))

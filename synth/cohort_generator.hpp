@@ -14,6 +14,8 @@
 namespace nc::synth {
 
 enum class ModalityChoice { CT, MR, Both };
+/// Dicom: the NIfTI cohort plus the same scans as a PACS-like DICOM tree (synth/pacs_tree.hpp).
+enum class ImageFormat { Nifti, Dicom };
 
 struct SynthOptions {
   std::filesystem::path out_dir;
@@ -23,6 +25,7 @@ struct SynthOptions {
   std::filesystem::path template_dir = kDefaultTemplateDir;
   PlantedModel model;
   double oblique_fraction = 0.3;  ///< share of CT scans acquired with a gantry tilt
+  ImageFormat format = ImageFormat::Nifti;
   /// Write only effects.tsv and true_volumes.tsv, counting each subject's volumes on label
   /// maps rendered on an isotropic `volumes_grid_mm` grid: the planted model for hundreds
   /// or thousands of subjects in seconds, for the statistics.

@@ -1,0 +1,172 @@
+#include "dicom/series_volume.hpp"
+
+#include <gdcmImage.h>
+#include <gdcmImageReader.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace nc::dicom {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> files_in(const fs::path& folder, const std::string& reference) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (fs::is_regular_file(it->path(), ec)) files.push_back(it->path());
+  if (ec) throw ImageError(reference, "cannot list the folder (" + ec.message() + ")");
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+template <typename T>
+void rescale_into(const char* raw, std::size_t count, double slope, double intercept, float* out) {
+  for (std::size_t n = 0; n < count; ++n) {
+    T v;
+    std::memcpy(&v, raw + n * sizeof(T), sizeof(T));
+    out[n] = float(double(v) * slope + intercept);
+  }
+}
+
+// One slice's pixels, decoded by GDCM (any transfer syntax it supports) and rescaled.
+void decode_slice(const SliceHeader& slice, const std::string& reference, float* out) {
+  gdcm::ImageReader reader;
+  reader.SetFileName(slice.path.string().c_str());
+  if (!reader.Read()) throw ImageError(reference, slice.path.filename().string() + ": GDCM cannot read the image");
+  const gdcm::Image& image = reader.GetImage();
+  const unsigned* dims = image.GetDimensions();
+  if (image.GetNumberOfDimensions() < 2 || int(dims[0]) != slice.columns || int(dims[1]) != slice.rows ||
+      (image.GetNumberOfDimensions() > 2 && dims[2] != 1))
+    throw ImageError(reference, slice.path.filename().string() + ": pixel data size differs from its header");
+  const std::size_t count = std::size_t(slice.columns) * std::size_t(slice.rows);
+  std::vector<char> raw(image.GetBufferLength());
+  if (!image.GetBuffer(raw.data())) throw ImageError(reference, slice.path.filename().string() + ": cannot decode the pixel data");
+  const gdcm::PixelFormat format = image.GetPixelFormat();
+  const double slope = image.GetSlope(), intercept = image.GetIntercept();
+  if (!std::isfinite(slope) || !std::isfinite(intercept) || slope == 0)
+    throw ImageError(reference, slice.path.filename().string() + ": invalid RescaleSlope or RescaleIntercept");
+  const std::size_t bytes = format.GetPixelSize();
+  if (bytes == 0 || raw.size() < count * bytes)
+    throw ImageError(reference, slice.path.filename().string() + ": pixel data shorter than the image");
+  switch (format.GetScalarType()) {
+    case gdcm::PixelFormat::UINT8: return rescale_into<std::uint8_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::INT8: return rescale_into<std::int8_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::UINT12:
+    case gdcm::PixelFormat::UINT16: return rescale_into<std::uint16_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::INT12:
+    case gdcm::PixelFormat::INT16: return rescale_into<std::int16_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::UINT32: return rescale_into<std::uint32_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::INT32: return rescale_into<std::int32_t>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::FLOAT32: return rescale_into<float>(raw.data(), count, slope, intercept, out);
+    case gdcm::PixelFormat::FLOAT64: return rescale_into<double>(raw.data(), count, slope, intercept, out);
+    default: throw ImageError(reference, slice.path.filename().string() + ": unsupported pixel format");
+  }
+}
+
+// Bilinear sample of one slice at continuous (x, y); `fill` outside.
+float sample_slice(const float* slice, std::int64_t nx, std::int64_t ny, double x, double y, float fill) {
+  if (!(x >= 0 && y >= 0 && x <= double(nx - 1) && y <= double(ny - 1))) return fill;
+  const std::int64_t x0 = std::min<std::int64_t>(std::int64_t(x), nx - 2), y0 = std::min<std::int64_t>(std::int64_t(y), ny - 2);
+  const double fx = x - double(x0), fy = y - double(y0);
+  const float* p = slice + y0 * nx + x0;
+  const double top = p[0] + fx * (p[1] - p[0]);
+  const double bottom = p[nx] + fx * (p[nx + 1] - p[nx]);
+  return float(top + fy * (bottom - top));
+}
+
+// Shifts slice k back by k times the per-slice shear, onto the planes' orthogonal grid.
+void remove_shear(ImageVolume& volume, const StackGeometry& g) {
+  const std::int64_t nx = volume.geometry.size[0], ny = volume.geometry.size[1], nz = volume.geometry.size[2];
+  const float fill = *std::min_element(volume.voxels.begin(), volume.voxels.end());
+  const double dx = g.shear_row_mm / g.row_spacing_mm, dy = g.shear_column_mm / g.column_spacing_mm;
+  tbb::parallel_for(std::int64_t{0}, nz, [&](std::int64_t k) {
+    float* slice = volume.voxels.data() + k * nx * ny;
+    const std::vector<float> input(slice, slice + nx * ny);
+    for (std::int64_t j = 0; j < ny; ++j)
+      for (std::int64_t i = 0; i < nx; ++i)
+        slice[j * nx + i] = sample_slice(input.data(), nx, ny, double(i) - double(k) * dx, double(j) - double(k) * dy, fill);
+  });
+}
+
+}  // namespace
+
+bool is_valid_uid(const std::string& uid) {
+  if (uid.empty() || uid.size() > 64 || uid.front() == '.' || uid.back() == '.') return false;
+  for (std::size_t n = 0; n < uid.size(); ++n) {
+    if (uid[n] == '.' && uid[n + 1] == '.') return false;
+    if (uid[n] != '.' && (uid[n] < '0' || uid[n] > '9')) return false;
+  }
+  return true;
+}
+
+std::optional<SeriesReference> parse_series_reference(const fs::path& path) {
+  const std::string text = path.string();
+  const auto hash = text.rfind('#');
+  if (hash == std::string::npos || hash == 0) return std::nullopt;
+  std::error_code ec;
+  if (fs::exists(path, ec)) return std::nullopt;
+  const std::string uid = text.substr(hash + 1);
+  if (!is_valid_uid(uid)) return std::nullopt;
+  return SeriesReference{fs::path(text.substr(0, hash)), uid};
+}
+
+fs::path series_reference_path(const fs::path& folder, const std::string& uid) { return fs::path(folder.string() + "#" + uid); }
+
+SeriesLayout read_series_layout(const SeriesReference& reference) {
+  const std::string name = series_reference_path(reference.folder, reference.series_uid).string();
+  std::error_code ec;
+  if (!fs::is_directory(reference.folder, ec)) throw ImageError(name, "the series folder does not exist");
+  const auto files = files_in(reference.folder, name);
+  std::vector<char> matches(files.size(), 0);
+  tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t n) {
+    matches[n] = read_series_uid(files[n]) == reference.series_uid;
+  });
+  SeriesLayout layout;
+  layout.series.series_uid = reference.series_uid;
+  for (std::size_t n = 0; n < files.size(); ++n) {
+    if (!matches[n]) continue;
+    auto header = read_slice_header(files[n], Tag{0x0008, 0x0080});
+    if (auto* skipped = std::get_if<SkippedFile>(&header))
+      throw ImageError(name, files[n].filename().string() + ": " + skipped->reason);
+    layout.series.slices.push_back(std::move(std::get<SliceHeader>(header)));
+  }
+  if (layout.series.slices.empty()) throw ImageError(name, "the folder holds no file of this series");
+  layout.series.study_uid = layout.series.first().study_uid;
+  check_stack(layout.series);
+  if (!layout.series.problem.empty()) throw ImageError(name, "the series is not one volume: " + layout.series.problem);
+  const StackGeometry& g = layout.series.geometry;
+  Geometry& out = layout.geometry;
+  out.size = {layout.series.first().columns, layout.series.first().rows, std::int64_t(layout.series.slices.size())};
+  out.spacing_mm = {g.row_spacing_mm, g.column_spacing_mm, g.slice_spacing_mm};
+  out.origin_mm = g.first_position_mm;
+  for (int r = 0; r < 3; ++r) {
+    out.direction[r * 3 + 0] = g.row[r];
+    out.direction[r * 3 + 1] = g.column[r];
+    out.direction[r * 3 + 2] = g.normal[r];
+  }
+  return layout;
+}
+
+ImageVolume read_series_voxels(const SeriesLayout& layout) {
+  const std::string name = series_reference_path(layout.series.first().path.parent_path(), layout.series.series_uid).string();
+  ImageVolume volume(layout.geometry);
+  const std::size_t per_slice = std::size_t(layout.geometry.size[0] * layout.geometry.size[1]);
+  tbb::parallel_for(std::size_t{0}, layout.series.slices.size(), [&](std::size_t k) {
+    decode_slice(layout.series.slices[k], name, volume.voxels.data() + k * per_slice);
+  });
+  const StackGeometry& g = layout.series.geometry;
+  // Below a hundredth of a voxel over the whole stack, the shear is rounding, not tilt.
+  const double drift = std::max(std::abs(g.shear_row_mm / g.row_spacing_mm), std::abs(g.shear_column_mm / g.column_spacing_mm)) *
+                       double(layout.geometry.size[2]);
+  if (drift > 0.01) remove_shear(volume, g);
+  return volume;
+}
+
+}  // namespace nc::dicom
