@@ -3,6 +3,7 @@
 #include <gdcmDataSet.h>
 #include <gdcmFile.h>
 #include <gdcmFileMetaInformation.h>
+#include <gdcmSequenceOfItems.h>
 #include <gdcmSmartPointer.h>
 #include <gdcmWriter.h>
 
@@ -39,7 +40,7 @@ void put_us(gdcm::DataSet& ds, std::uint16_t group, std::uint16_t element, std::
 
 std::string decimal(double v) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.6g", v);
+  std::snprintf(text, sizeof text, "%.10g", v);  // at most 16 characters, the DS limit
   return text;
 }
 
@@ -145,6 +146,21 @@ void write_directory_stub(const fs::path& path) {
   const gdcm::SmartPointer<gdcm::File> file = new gdcm::File;
   gdcm::DataSet& ds = file->GetDataSet();
   put(ds, 0x0004, 0x1130, gdcm::VR::CS, "SYNTH");
+  const std::uint32_t zero = 0;
+  for (const std::uint16_t offset : {0x1200, 0x1202}) {
+    gdcm::DataElement de(gdcm::Tag(0x0004, offset));
+    de.SetVR(gdcm::VR::UL);
+    de.SetByteValue(reinterpret_cast<const char*>(&zero), 4);
+    ds.Replace(de);
+  }
+  put_us(ds, 0x0004, 0x1212, 0);
+  // An empty Directory Record Sequence: a file set that lists nothing.
+  const gdcm::SmartPointer<gdcm::SequenceOfItems> records = new gdcm::SequenceOfItems;
+  gdcm::DataElement sequence(gdcm::Tag(0x0004, 0x1220));
+  sequence.SetVR(gdcm::VR::SQ);
+  sequence.SetValue(*records);
+  sequence.SetVLToUndefined();
+  ds.Replace(sequence);
   put(ds, 0x0008, 0x0016, gdcm::VR::UI, "1.2.840.10008.1.3.10");  // Media Storage Directory
   put(ds, 0x0008, 0x0018, gdcm::VR::UI, uid_from(0xD1C0D1ULL));
   write_file(*file, path);

@@ -23,7 +23,7 @@ packages=(
   gnuplot-nox chromium
   # peers used only by tests and benchmarks (Debian's python3)
   python3-h5py python3-numpy python3-scipy python3-statsmodels python3-skimage python3-nibabel
-  python3-torch python3-pandas python3-pil
+  python3-torch python3-pandas python3-pil python3-pydicom dcm2niix
 )
 
 missing=()
