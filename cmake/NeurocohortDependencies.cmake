@@ -36,6 +36,11 @@ add_library(nc_itk_filters INTERFACE)
 target_include_directories(nc_itk_filters SYSTEM INTERFACE ${NC_ITK_FILTERS_INCLUDE_DIRS})
 target_link_libraries(nc_itk_filters INTERFACE nc_itk ${NC_ITK_FILTERS_LIBRARIES})
 
+# DCMTK: the DICOM reader and writer of dicom/ (dcmdata, and the JPEG/JPEG-LS decoders).
+find_package(DCMTK REQUIRED CONFIG)
+add_library(nc_dcmtk INTERFACE)
+target_link_libraries(nc_dcmtk INTERFACE DCMTK::dcmdata DCMTK::dcmjpeg DCMTK::dcmjpls DCMTK::oflog DCMTK::ofstd)
+
 add_library(nc_hdf5 INTERFACE)
 target_include_directories(nc_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_link_libraries(nc_hdf5 INTERFACE ${HDF5_C_LIBRARIES})

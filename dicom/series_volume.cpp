@@ -1,15 +1,17 @@
 #include "dicom/series_volume.hpp"
 
-#include <gdcmImage.h>
-#include <gdcmImageReader.h>
+#include <dcmtk/config/osconfig.h>  // first, as DCMTK requires
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "core/error.hpp"
+#include "dicom/dcmtk_setup.hpp"
 
 namespace nc::dicom {
 namespace {
@@ -26,48 +28,81 @@ std::vector<fs::path> files_in(const fs::path& folder, const std::string& refere
   return files;
 }
 
+// Pixel layout of one slice, checked: the stored bits sit at HighBit and below.
+struct PixelLayout {
+  int allocated = 16, stored = 16, high = 15;
+  bool is_signed = false;
+};
+
 template <typename T>
-void rescale_into(const char* raw, std::size_t count, double slope, double intercept, float* out) {
+void rescale_into(const T* raw, std::size_t count, const PixelLayout& layout, double slope, double intercept, float* out) {
+  const int shift = layout.high + 1 - layout.stored;
+  const std::uint32_t mask = layout.stored >= 32 ? 0xffffffffU : (std::uint32_t{1} << layout.stored) - 1;
+  const std::uint32_t sign = std::uint32_t{1} << (layout.stored - 1);
   for (std::size_t n = 0; n < count; ++n) {
-    T v;
-    std::memcpy(&v, raw + n * sizeof(T), sizeof(T));
-    out[n] = float(double(v) * slope + intercept);
+    const std::uint32_t bits = (std::uint32_t(raw[n]) >> shift) & mask;
+    // Two's complement in `stored` bits, sign-extended.
+    const double value = layout.is_signed && (bits & sign) ? double(std::int64_t(bits) - (std::int64_t(mask) + 1)) : double(bits);
+    out[n] = float(value * slope + intercept);
   }
 }
 
-// One slice's pixels, decoded by GDCM (any transfer syntax it supports) and rescaled.
+Uint16 uint16_or(DcmDataset& ds, const DcmTagKey& tag, Uint16 fallback) {
+  Uint16 value = fallback;
+  return ds.findAndGetUint16(tag, value).good() ? value : fallback;
+}
+
+double float64_or(DcmDataset& ds, const DcmTagKey& tag, double fallback) {
+  Float64 value = fallback;
+  return ds.findAndGetFloat64(tag, value).good() ? value : fallback;
+}
+
+// One slice's pixels, decoded by DCMTK (compressed transfer syntaxes too) and rescaled.
 void decode_slice(const SliceHeader& slice, const std::string& reference, float* out) {
-  gdcm::ImageReader reader;
-  reader.SetFileName(slice.path.string().c_str());
-  if (!reader.Read()) throw ImageError(reference, slice.path.filename().string() + ": GDCM cannot read the image");
-  const gdcm::Image& image = reader.GetImage();
-  const unsigned* dims = image.GetDimensions();
-  if (image.GetNumberOfDimensions() < 2 || int(dims[0]) != slice.columns || int(dims[1]) != slice.rows ||
-      (image.GetNumberOfDimensions() > 2 && dims[2] != 1))
-    throw ImageError(reference, slice.path.filename().string() + ": pixel data size differs from its header");
-  const std::size_t count = std::size_t(slice.columns) * std::size_t(slice.rows);
-  std::vector<char> raw(image.GetBufferLength());
-  if (!image.GetBuffer(raw.data())) throw ImageError(reference, slice.path.filename().string() + ": cannot decode the pixel data");
-  const gdcm::PixelFormat format = image.GetPixelFormat();
-  const double slope = image.GetSlope(), intercept = image.GetIntercept();
+  initialise_dcmtk();
+  const std::string name = slice.path.filename().string();
+  DcmFileFormat file;
+  if (file.loadFile(slice.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_fileOnly).bad())
+    throw ImageError(reference, name + ": DCMTK cannot read the file");
+  DcmDataset& ds = *file.getDataset();
+  const DcmXfer syntax(ds.getOriginalXfer());
+  if (syntax.isEncapsulated() && ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad())
+    throw ImageError(reference, name + ": cannot decompress the pixel data (" + syntax.getXferName() + ")");
+  if (uint16_or(ds, DCM_Rows, 0) != slice.rows || uint16_or(ds, DCM_Columns, 0) != slice.columns)
+    throw ImageError(reference, name + ": the image size differs from its header");
+  PixelLayout layout;
+  layout.allocated = uint16_or(ds, DCM_BitsAllocated, 0);
+  layout.stored = uint16_or(ds, DCM_BitsStored, Uint16(layout.allocated));
+  layout.high = uint16_or(ds, DCM_HighBit, Uint16(layout.stored - 1));
+  layout.is_signed = uint16_or(ds, DCM_PixelRepresentation, 0) == 1;
+  if ((layout.allocated != 8 && layout.allocated != 16 && layout.allocated != 32) || layout.stored < 1 ||
+      layout.stored > layout.allocated || layout.high < layout.stored - 1 || layout.high >= layout.allocated)
+    throw ImageError(reference, name + ": unsupported pixel layout (BitsAllocated " + std::to_string(layout.allocated) +
+                                    ", BitsStored " + std::to_string(layout.stored) + ", HighBit " +
+                                    std::to_string(layout.high) + ")");
+  const double slope = float64_or(ds, DCM_RescaleSlope, 1.0), intercept = float64_or(ds, DCM_RescaleIntercept, 0.0);
   if (!std::isfinite(slope) || !std::isfinite(intercept) || slope == 0)
-    throw ImageError(reference, slice.path.filename().string() + ": invalid RescaleSlope or RescaleIntercept");
-  const std::size_t bytes = format.GetPixelSize();
-  if (bytes == 0 || raw.size() < count * bytes)
-    throw ImageError(reference, slice.path.filename().string() + ": pixel data shorter than the image");
-  switch (format.GetScalarType()) {
-    case gdcm::PixelFormat::UINT8: return rescale_into<std::uint8_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::INT8: return rescale_into<std::int8_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::UINT12:
-    case gdcm::PixelFormat::UINT16: return rescale_into<std::uint16_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::INT12:
-    case gdcm::PixelFormat::INT16: return rescale_into<std::int16_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::UINT32: return rescale_into<std::uint32_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::INT32: return rescale_into<std::int32_t>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::FLOAT32: return rescale_into<float>(raw.data(), count, slope, intercept, out);
-    case gdcm::PixelFormat::FLOAT64: return rescale_into<double>(raw.data(), count, slope, intercept, out);
-    default: throw ImageError(reference, slice.path.filename().string() + ": unsupported pixel format");
+    throw ImageError(reference, name + ": invalid RescaleSlope or RescaleIntercept");
+  DcmElement* pixels = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || !pixels) throw ImageError(reference, name + ": no pixel data");
+  const std::size_t count = std::size_t(slice.columns) * std::size_t(slice.rows);
+  if (std::size_t(pixels->getLength()) < count * std::size_t(layout.allocated / 8))
+    throw ImageError(reference, name + ": pixel data shorter than the image");
+  bool decoded = false;
+  if (layout.allocated == 8) {
+    Uint8* raw = nullptr;
+    decoded = pixels->getUint8Array(raw).good() && raw;
+    if (decoded) rescale_into(raw, count, layout, slope, intercept, out);
+  } else if (layout.allocated == 16) {
+    Uint16* raw = nullptr;
+    decoded = pixels->getUint16Array(raw).good() && raw;
+    if (decoded) rescale_into(raw, count, layout, slope, intercept, out);
+  } else {
+    Uint32* raw = nullptr;
+    decoded = pixels->getUint32Array(raw).good() && raw;
+    if (decoded) rescale_into(raw, count, layout, slope, intercept, out);
   }
+  if (!decoded) throw ImageError(reference, name + ": cannot read the pixel data as " + std::to_string(layout.allocated) + "-bit values");
 }
 
 // Bilinear sample of one slice at continuous (x, y); `fill` outside.

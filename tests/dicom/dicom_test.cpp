@@ -1,8 +1,8 @@
 // The DICOM layer: header parsing, stacking checks, selection rules, demographics, pseudonyms,
 // and reading a (gantry-tilted) series back in physical space. Series are written with
-// dicom/series_writer.hpp and edited tag by tag through GDCM to make them hostile.
-#include <gdcmReader.h>
-#include <gdcmWriter.h>
+// dicom/series_writer.hpp and edited tag by tag through DCMTK to make them hostile.
+#include <dcmtk/config/osconfig.h>  // first, as DCMTK requires
+#include <dcmtk/dcmdata/dcfilefo.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -176,27 +176,15 @@ WrittenSeries write_ct(const fs::path& folder, int number, int slices, double ti
 }
 
 // Replaces (or with an empty value, removes) one element of a written file.
-void edit_tag(const fs::path& file, std::uint16_t group, std::uint16_t element, const std::string& vr_text,
-              const std::string& value) {
-  gdcm::Reader reader;
-  reader.SetFileName(file.string().c_str());
-  ASSERT_TRUE(reader.Read());
-  gdcm::DataSet& ds = reader.GetFile().GetDataSet();
-  if (value.empty()) {
-    ds.Remove(gdcm::Tag(group, element));
-  } else {
-    gdcm::DataElement de(gdcm::Tag(group, element));
-    de.SetVR(gdcm::VR::GetVRType(vr_text.c_str()));
-    std::string bytes = value;
-    if (vr_text == "US") bytes = std::string{char(std::stoi(value) & 0xff), char(std::stoi(value) >> 8)};
-    else if (bytes.size() % 2) bytes += ' ';
-    de.SetByteValue(bytes.data(), std::uint32_t(bytes.size()));
-    ds.Replace(de);
-  }
-  gdcm::Writer writer;
-  writer.SetFile(reader.GetFile());
-  writer.SetFileName(file.string().c_str());
-  ASSERT_TRUE(writer.Write());
+void edit_tag(const fs::path& file, std::uint16_t group, std::uint16_t element, const std::string& value) {
+  DcmFileFormat dicom;
+  ASSERT_TRUE(dicom.loadFile(file.c_str()).good());
+  DcmDataset& ds = *dicom.getDataset();
+  const DcmTagKey tag(group, element);
+  if (value.empty()) ASSERT_TRUE(ds.findAndDeleteElement(tag).good());
+  else if (DcmTag(tag).getEVR() == EVR_US) ASSERT_TRUE(ds.putAndInsertUint16(tag, Uint16(std::stoi(value))).good());
+  else ASSERT_TRUE(ds.putAndInsertString(tag, value.c_str()).good());
+  ASSERT_TRUE(dicom.saveFile(file.c_str(), EXS_LittleEndianExplicit).good());
 }
 
 IndexResult index_of(const fs::path& root) {
@@ -238,18 +226,18 @@ TEST(Index, HostileSeriesAreRejectedWithTheirReason) {
   write_ct(dir / "gap", 1, 20);
   fs::remove(dir / "gap" / "IM00008");
   write_ct(dir / "size", 2, 20);
-  edit_tag(dir / "size" / "IM00003", 0x0028, 0x0010, "US", "20");
+  edit_tag(dir / "size" / "IM00003", 0x0028, 0x0010, "20");
   write_ct(dir / "orient", 3, 20);
-  edit_tag(dir / "orient" / "IM00005", 0x0020, 0x0037, "DS", "1\\0\\0\\0\\0\\1");
+  edit_tag(dir / "orient" / "IM00005", 0x0020, 0x0037, "1\\0\\0\\0\\0\\1");
   write_ct(dir / "spacing", 4, 20);
-  for (int k = 1; k <= 20; ++k) edit_tag(dir / "spacing" / ("IM000" + std::string(k < 10 ? "0" : "") + std::to_string(k)), 0x0028, 0x0030, "DS", "-1\\-1");
+  for (int k = 1; k <= 20; ++k) edit_tag(dir / "spacing" / ("IM000" + std::string(k < 10 ? "0" : "") + std::to_string(k)), 0x0028, 0x0030, "-1\\-1");
   write_ct(dir / "position", 5, 20);
-  edit_tag(dir / "position" / "IM00002", 0x0020, 0x0032, "DS", "");
+  edit_tag(dir / "position" / "IM00002", 0x0020, 0x0032, "");
   write_ct(dir / "uneven", 6, 20);
-  edit_tag(dir / "uneven" / "IM00010", 0x0020, 0x0032, "DS", "-20\\-25\\-11.3");
+  edit_tag(dir / "uneven" / "IM00010", 0x0020, 0x0032, "-20\\-25\\-11.3");
   write_ct(dir / "huge", 7, 12);
-  edit_tag(dir / "huge" / "IM00001", 0x0028, 0x0010, "US", "65535");
-  edit_tag(dir / "huge" / "IM00001", 0x0028, 0x0011, "US", "65535");
+  edit_tag(dir / "huge" / "IM00001", 0x0028, 0x0010, "65535");
+  edit_tag(dir / "huge" / "IM00001", 0x0028, 0x0011, "65535");
   const IndexResult r = index_of(dir.path());
   // The oversized file is skipped as truncated; its series' other 11 slices still form a volume.
   ASSERT_EQ(r.scans.size(), 1u);

@@ -6,9 +6,9 @@
 #                  [--make-seeds]
 #
 # BUILD_DIR/fuzz gets the objects, the binaries (fuzz_nifti, fuzz_manifest, fuzz_record,
-# fuzz_store_layout, fuzz_store), a work copy of each corpus and each run's log; crashing inputs
+# fuzz_store_layout, fuzz_store, fuzz_dicom), a work copy of each corpus and each run's log; crashing inputs
 # are kept under BUILD_DIR/fuzz/artifacts/<target>/. Without --only it builds and runs the
-# targets of the ctest entry: nifti, manifest, record and store_layout. The raw-bytes `store`
+# targets of the ctest entry: nifti, manifest, record, store_layout and dicom. The raw-bytes `store`
 # target runs only when asked for (--only store): it finds bugs inside HDF5 1.10 itself, which
 # this project cannot fix (docs/development.md, "Fuzzing"). Exits non-zero when the build fails
 # or any target reports a crash, a sanitizer finding, a leak, a timeout or running out of
@@ -34,8 +34,8 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-all_targets=(nifti manifest record store_layout store)
-targets=(nifti manifest record store_layout)
+all_targets=(nifti manifest record store_layout store dicom)
+targets=(nifti manifest record store_layout dicom)
 [ ${#only[@]} -eq 0 ] || targets=("${only[@]}")
 for t in "${targets[@]}"; do
   case " ${all_targets[*]} " in
@@ -71,6 +71,7 @@ nifti_srcs="io/nifti_voxels $preflight"
 manifest_srcs="jobs/manifest io/tsv $preflight"
 record_srcs="cluster/record_codec $label_chunks"
 store_srcs="io/cohort_store io/hdf5_detail $label_chunks"
+dicom_srcs="dicom/slice_header dicom/series dicom/series_volume dicom/selection"
 objs() { local f out=""; for f in "$@"; do out+=" obj/${f//\//_}.o"; done; echo "$out"; }
 
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -93,7 +94,7 @@ mkdir -p "$build"
   echo "  description = LINK \$out"
   # The project's sources, instrumented for coverage but without libFuzzer's main.
   # shellcheck disable=SC2086  # word splitting of the source lists is intended
-  for f in $(printf '%s\n' $nifti_srcs $manifest_srcs $record_srcs $store_srcs | sort -u); do
+  for f in $(printf '%s\n' $nifti_srcs $manifest_srcs $record_srcs $store_srcs $dicom_srcs | sort -u); do
     echo "build obj/${f//\//_}.o: cc $src/$f.cpp"
     echo "  extra = -fsanitize=fuzzer-no-link"
   done
@@ -112,6 +113,9 @@ mkdir -p "$build"
     echo "build fuzz_record: link obj/fuzz_record.o$(objs $record_srcs)"
     echo "  extra = -fsanitize=fuzzer"
     echo "  libs = -ldeflate -ltbb"
+    echo "build fuzz_dicom: link obj/fuzz_dicom.o$(objs $dicom_srcs)"
+    echo "  extra = -fsanitize=fuzzer"
+    echo "  libs = -ldcmjpls -ldcmjpeg -ldcmdata -loflog -lofstd -ltbb"
     for t in store store_layout; do
       echo "build fuzz_$t: link obj/fuzz_$t.o$(objs $store_srcs)"
       echo "  extra = -fsanitize=fuzzer"
