@@ -18,7 +18,9 @@ struct IndexCliOptions {
 std::string pseudonym_key(const IndexCliOptions& o) {
   if (!o.salt_file.empty()) return dicom::read_key_file(o.salt_file);
   if (!o.salt.empty()) return o.salt;
-  throw UsageError("index: give the pseudonym key with --salt TEXT or --salt-file FILE (keep it: the same key gives the same scan_ids)");
+  throw UsageError(
+      "index: give the pseudonym key with --salt TEXT or --salt-file FILE (keep it: the same key gives the same "
+      "scan_ids)");
 }
 
 ExitCode run_index(const IndexCliOptions& o) {
@@ -48,9 +50,10 @@ ExitCode run_index(const IndexCliOptions& o) {
   for (const auto& [study, has] : study_has_scan) without_scan += !has;
   spdlog::info("index: {} files in {:.1f} s ({:.0f} files/s); {} skipped (index_skipped.tsv)", result.files, seconds,
                double(result.files) / std::max(seconds, 1e-9), result.skipped.size());
-  spdlog::info("index: {} studies, {} series; {} scans in {}; {} studies without a scan ({} left out for their "
-               "demographics), reasons in index_report.tsv",
-               result.studies, result.series, result.scans.size(), o.out.string(), without_scan, left_out);
+  spdlog::info(
+      "index: {} studies, {} series; {} scans in {}; {} studies without a scan ({} left out for their "
+      "demographics), reasons in index_report.tsv",
+      result.studies, result.series, result.scans.size(), o.out.string(), without_scan, left_out);
   return ExitCode::Ok;
 }
 
@@ -58,17 +61,26 @@ ExitCode run_index(const IndexCliOptions& o) {
 
 void add_index_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<IndexCliOptions>();
-  auto* cmd = app.add_subcommand("index", "Index DICOM trees into a manifest: one series per study, by documented rules");
-  cmd->add_option("dirs", o->roots, "DICOM trees (any layout, with or without DICOMDIR)")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--out", o->out, "Manifest to write; index_report.tsv and index_skipped.tsv go beside it")->required();
+  auto* cmd =
+      app.add_subcommand("index", "Index DICOM trees into a manifest: one series per study, by documented rules");
+  cmd->add_option("dirs", o->roots, "DICOM trees (any layout, with or without DICOMDIR)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", o->out, "Manifest to write; index_report.tsv and index_skipped.tsv go beside it")
+      ->required();
   cmd->add_option("--modality", o->modality, "Index only CT or only MR studies")
       ->check(CLI::IsMember({"CT", "MR"}, CLI::ignore_case));
   cmd->add_option("--rules", o->rules, "Selection rules that replace the defaults (key = value; docs/dicom.md)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--site-tag", o->site_tag, "Header field that names the site: a keyword or GGGG,EEEE")->capture_default_str();
-  cmd->add_option("--site-map", o->site_map, "TSV mapping the site field's values to site names")->check(CLI::ExistingFile);
-  auto* salt = cmd->add_option("--salt", o->salt, "Key of the pseudonyms (scan_id = keyed hash of the study and series UIDs)");
-  cmd->add_option("--salt-file", o->salt_file, "File holding the pseudonym key")->check(CLI::ExistingFile)->excludes(salt);
+  cmd->add_option("--site-tag", o->site_tag, "Header field that names the site: a keyword or GGGG,EEEE")
+      ->capture_default_str();
+  cmd->add_option("--site-map", o->site_map, "TSV mapping the site field's values to site names")
+      ->check(CLI::ExistingFile);
+  auto* salt =
+      cmd->add_option("--salt", o->salt, "Key of the pseudonyms (scan_id = keyed hash of the study and series UIDs)");
+  cmd->add_option("--salt-file", o->salt_file, "File holding the pseudonym key")
+      ->check(CLI::ExistingFile)
+      ->excludes(salt);
   cmd->add_flag("--keep-identifiers", o->keep_identifiers,
                 "Also write PatientID and the UIDs into the manifest (default: pseudonyms only)");
   cmd->add_option("--key-out", o->key_out, "Write the key linking pseudonyms to UIDs and PatientID (owner-only file)");

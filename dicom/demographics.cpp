@@ -16,10 +16,14 @@ constexpr double kDaysPerYear = 365.25;
 
 double unit_days(char unit) {
   switch (unit) {
-    case 'D': return 1;
-    case 'W': return 7;
-    case 'M': return kDaysPerYear / 12;
-    case 'Y': return kDaysPerYear;
+    case 'D':
+      return 1;
+    case 'W':
+      return 7;
+    case 'M':
+      return kDaysPerYear / 12;
+    case 'Y':
+      return kDaysPerYear;
   }
   return 0;
 }
@@ -60,26 +64,34 @@ std::string single_value(const std::vector<const SliceHeader*>& slices, Field fi
 
 void resolve_age(const std::string& age_text, const std::string& birth, const std::string& study, Demographics& d) {
   const auto stated = age_text.empty() ? std::nullopt : parse_patient_age(age_text);
-  if (!age_text.empty() && !stated) d.problems.push_back("PatientAge '" + age_text + "' is not nnnD, nnnW, nnnM or nnnY");
+  if (!age_text.empty() && !stated)
+    d.problems.push_back("PatientAge '" + age_text + "' is not nnnD, nnnW, nnnM or nnnY");
   std::optional<double> from_dates;
   if (!birth.empty() && !study.empty()) {
     const auto b = parse_dicom_date(birth), s = parse_dicom_date(study);
-    if (!b || !s) d.problems.push_back("PatientBirthDate or StudyDate is not a valid date");
-    else if (*s < *b) d.problems.push_back("StudyDate is before PatientBirthDate");
-    else from_dates = double(*s - *b) / kDaysPerYear;
+    if (!b || !s)
+      d.problems.push_back("PatientBirthDate or StudyDate is not a valid date");
+    else if (*s < *b)
+      d.problems.push_back("StudyDate is before PatientBirthDate");
+    else
+      from_dates = double(*s - *b) / kDaysPerYear;
   }
   if (from_dates && stated) {
     // PatientAge counts completed units: the dates' age must fall within that unit.
     const double unit = unit_days(age_text.back()) / kDaysPerYear;
     const double units = *from_dates / unit;
     if (units < *stated / unit - 0.05 || units > *stated / unit + 1.05) {
-      d.problems.push_back("PatientAge " + age_text + " contradicts the birth and study dates (" + years(*from_dates) + ")");
+      d.problems.push_back("PatientAge " + age_text + " contradicts the birth and study dates (" + years(*from_dates) +
+                           ")");
       return;
     }
   }
-  if (from_dates) d.age_years = from_dates;
-  else if (stated) d.age_years = stated;
-  else if (d.problems.empty()) d.problems.push_back("no PatientAge, and no PatientBirthDate with StudyDate");
+  if (from_dates)
+    d.age_years = from_dates;
+  else if (stated)
+    d.age_years = stated;
+  else if (d.problems.empty())
+    d.problems.push_back("no PatientAge, and no PatientBirthDate with StudyDate");
 }
 
 }  // namespace
@@ -121,7 +133,8 @@ SiteMap read_site_map(const std::filesystem::path& path) {
   if (table.header.size() != 2) throw UsageError(path.string() + ": a site map has two columns (header value, site)");
   SiteMap map;
   for (const auto& row : table.rows) {
-    if (row.fields.size() != 2) throw UsageError(path.string() + ":" + std::to_string(row.line) + ": expected two fields");
+    if (row.fields.size() != 2)
+      throw UsageError(path.string() + ":" + std::to_string(row.line) + ": expected two fields");
     map[row.fields[0]] = row.fields[1];
   }
   return map;
@@ -129,21 +142,32 @@ SiteMap read_site_map(const std::filesystem::path& path) {
 
 Demographics study_demographics(const std::vector<const SliceHeader*>& slices, const SiteMap* site_map) {
   Demographics d;
-  const std::string sex = single_value(slices, [](const SliceHeader& s) -> const std::string& { return s.patient_sex; }, "PatientSex", d.problems);
-  if (sex == "M" || sex == "F") d.sex = sex;
-  else if (sex.empty() && d.problems.empty()) d.problems.push_back("no PatientSex");
-  else if (!sex.empty()) d.problems.push_back("PatientSex '" + sex + "' is neither M nor F");
-  const std::string age = single_value(slices, [](const SliceHeader& s) -> const std::string& { return s.patient_age; }, "PatientAge", d.problems);
-  const std::string birth = single_value(slices, [](const SliceHeader& s) -> const std::string& { return s.birth_date; }, "PatientBirthDate", d.problems);
-  const std::string study = single_value(slices, [](const SliceHeader& s) -> const std::string& { return s.study_date; }, "StudyDate", d.problems);
+  const std::string sex = single_value(
+      slices, [](const SliceHeader& s) -> const std::string& { return s.patient_sex; }, "PatientSex", d.problems);
+  if (sex == "M" || sex == "F")
+    d.sex = sex;
+  else if (sex.empty() && d.problems.empty())
+    d.problems.push_back("no PatientSex");
+  else if (!sex.empty())
+    d.problems.push_back("PatientSex '" + sex + "' is neither M nor F");
+  const std::string age = single_value(
+      slices, [](const SliceHeader& s) -> const std::string& { return s.patient_age; }, "PatientAge", d.problems);
+  const std::string birth = single_value(
+      slices, [](const SliceHeader& s) -> const std::string& { return s.birth_date; }, "PatientBirthDate", d.problems);
+  const std::string study = single_value(
+      slices, [](const SliceHeader& s) -> const std::string& { return s.study_date; }, "StudyDate", d.problems);
   resolve_age(age, birth, study, d);
   const auto sites = distinct(slices, [](const SliceHeader& s) -> const std::string& { return s.site; });
-  if (sites.size() > 1) d.problems.push_back("the site field differs between files (" + joined(sites) + ")");
-  else if (!sites.empty()) d.site = *sites.begin();
+  if (sites.size() > 1)
+    d.problems.push_back("the site field differs between files (" + joined(sites) + ")");
+  else if (!sites.empty())
+    d.site = *sites.begin();
   if (site_map && !d.site.empty()) {
     const auto it = site_map->find(d.site);
-    if (it == site_map->end()) d.problems.push_back("site '" + d.site + "' is not in the site map");
-    else d.site = it->second;
+    if (it == site_map->end())
+      d.problems.push_back("site '" + d.site + "' is not in the site map");
+    else
+      d.site = it->second;
   }
   return d;
 }

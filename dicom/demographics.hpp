@@ -23,8 +23,8 @@ std::optional<long> parse_dicom_date(const std::string& text);
 
 struct Demographics {
   std::optional<double> age_years;
-  std::string sex;   ///< "M" or "F"; empty when unknown
-  std::string site;  ///< empty when the field is empty
+  std::string sex;                    ///< "M" or "F"; empty when unknown
+  std::string site;                   ///< empty when the field is empty
   std::vector<std::string> problems;  ///< why a value is missing or not trusted
 };
 

@@ -37,8 +37,10 @@ std::vector<fs::path> walk(const std::vector<fs::path>& roots, std::vector<Skipp
         continue;
       }
       if (fs::is_directory(status)) continue;
-      if (fs::is_regular_file(status)) files.push_back(it->path());
-      else skipped.push_back({it->path(), "not a regular file"});
+      if (fs::is_regular_file(status))
+        files.push_back(it->path());
+      else
+        skipped.push_back({it->path(), "not a regular file"});
     }
     if (ec) skipped.push_back({root, "the walk stopped: " + ec.message()});
   }
@@ -46,23 +48,28 @@ std::vector<fs::path> walk(const std::vector<fs::path>& roots, std::vector<Skipp
   return files;
 }
 
-std::vector<SliceHeader> read_headers(const std::vector<fs::path>& files, Tag site_tag, std::vector<SkippedFile>& skipped,
+std::vector<SliceHeader> read_headers(const std::vector<fs::path>& files, Tag site_tag,
+                                      std::vector<SkippedFile>& skipped,
                                       const std::function<void(const IndexProgress&)>& progress) {
   std::vector<std::variant<SliceHeader, SkippedFile>> read(files.size());
   std::atomic<std::size_t> done{0};
   std::mutex report;
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, files.size(), 64), [&](const tbb::blocked_range<std::size_t>& range) {
-    for (std::size_t n = range.begin(); n != range.end(); ++n) read[n] = read_slice_header(files[n], site_tag);
-    const std::size_t now = done += range.size();
-    if (progress && now / 5000 != (now - range.size()) / 5000) {
-      std::lock_guard lock(report);
-      progress({now, files.size()});
-    }
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, files.size(), 64),
+                    [&](const tbb::blocked_range<std::size_t>& range) {
+                      for (std::size_t n = range.begin(); n != range.end(); ++n)
+                        read[n] = read_slice_header(files[n], site_tag);
+                      const std::size_t now = done += range.size();
+                      if (progress && now / 5000 != (now - range.size()) / 5000) {
+                        std::lock_guard lock(report);
+                        progress({now, files.size()});
+                      }
+                    });
   std::vector<SliceHeader> headers;
   for (auto& r : read) {
-    if (auto* h = std::get_if<SliceHeader>(&r)) headers.push_back(std::move(*h));
-    else skipped.push_back(std::move(std::get<SkippedFile>(r)));
+    if (auto* h = std::get_if<SliceHeader>(&r))
+      headers.push_back(std::move(*h));
+    else
+      skipped.push_back(std::move(std::get<SkippedFile>(r)));
   }
   return headers;
 }
@@ -120,16 +127,21 @@ IndexResult index_dicom(const IndexOptions& options, const Pseudonymizer& names,
     std::vector<const SliceHeader*> study_slices;
     for (const Series* s : members)
       for (const auto& slice : s->slices) study_slices.push_back(&slice);
-    const Demographics demographics =
-        study_demographics(study_slices, options.site_map ? &*options.site_map : nullptr);
+    const Demographics demographics = study_demographics(study_slices, options.site_map ? &*options.site_map : nullptr);
     for (const auto& d : select_series(members, options.rules)) {
       const Series& s = *d.series;
-      ReportRow row{study, names.scan_id(study_uid, s.series_uid), s.first().modality,
+      ReportRow row{study,
+                    names.scan_id(study_uid, s.series_uid),
+                    s.first().modality,
                     s.first().series_number ? std::to_string(*s.first().series_number) : std::string(),
-                    tsv_safe(s.first().series_description), s.slices.size(), decision_name(d.decision), tsv_safe(d.reason)};
+                    tsv_safe(s.first().series_description),
+                    s.slices.size(),
+                    decision_name(d.decision),
+                    tsv_safe(d.reason)};
       if (d.decision == Decision::Chosen && !demographics.problems.empty()) {
         row.decision = "left_out";
-        row.reason = "chosen (" + row.reason + ") but left out of the manifest: " + tsv_safe(joined(demographics.problems, "; "));
+        row.reason = "chosen (" + row.reason +
+                     ") but left out of the manifest: " + tsv_safe(joined(demographics.problems, "; "));
       } else if (d.decision == Decision::Chosen) {
         result.scans.push_back({row.scan_id, study, names.subject_id(s.first().patient_id),
                                 series_reference_path(s.first().path.parent_path(), s.series_uid), s.first().modality,
@@ -146,10 +158,11 @@ void write_index(const IndexResult& result, const fs::path& manifest, Identifier
   const fs::path folder = fs::absolute(manifest).lexically_normal().parent_path();
   const bool kept = identifiers == Identifiers::Kept;
   std::ostringstream m;
-  m << "scan_id\timage\tmodality\tage\tsex\tgroup\tsite\tsubject" << (kept ? "\tpatient_id\tstudy_uid\tseries_uid" : "") << '\n';
+  m << "scan_id\timage\tmodality\tage\tsex\tgroup\tsite\tsubject" << (kept ? "\tpatient_id\tstudy_uid\tseries_uid" : "")
+    << '\n';
   for (const auto& s : result.scans) {
-    m << s.scan_id << '\t' << manifest_path(s.image, folder) << '\t' << s.modality << '\t' << age_text(s.age_years) << '\t'
-      << s.sex << "\t\t" << tsv_safe(s.site) << '\t' << s.subject;
+    m << s.scan_id << '\t' << manifest_path(s.image, folder) << '\t' << s.modality << '\t' << age_text(s.age_years)
+      << '\t' << s.sex << "\t\t" << tsv_safe(s.site) << '\t' << s.subject;
     if (kept) m << '\t' << tsv_safe(s.patient_id) << '\t' << s.study_uid << '\t' << s.series_uid;
     m << '\n';
   }

@@ -27,8 +27,10 @@ std::string upper(std::string s) {
 std::vector<std::string> words_of(const std::string& text) {
   std::vector<std::string> words(1);
   for (const char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) words.back() += char(std::toupper(static_cast<unsigned char>(c)));
-    else if (!words.back().empty()) words.emplace_back();
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      words.back() += char(std::toupper(static_cast<unsigned char>(c)));
+    else if (!words.back().empty())
+      words.emplace_back();
   }
   if (words.back().empty()) words.pop_back();
   return words;
@@ -70,7 +72,8 @@ std::string rejection(const Series& s, const SelectionRules& rules) {
   const SliceHeader& h = s.first();
   if (h.modality != "CT" && h.modality != "MR")
     return "modality " + (h.modality.empty() ? std::string("missing") : h.modality) + " is neither CT nor MR";
-  if (rules.modality && h.modality != *rules.modality) return "modality " + h.modality + ", indexing " + *rules.modality + " only";
+  if (rules.modality && h.modality != *rules.modality)
+    return "modality " + h.modality + ", indexing " + *rules.modality + " only";
   for (const auto& type : rules.rejected_image_types)
     if (has(h.image_type, upper(type))) return "ImageType " + upper(type);
   if (rules.require_original_primary && !(has(h.image_type, "ORIGINAL") && has(h.image_type, "PRIMARY")))
@@ -85,10 +88,12 @@ std::string rejection(const Series& s, const SelectionRules& rules) {
     return "slice spacing " + number(g.slice_spacing_mm) + " mm, over " + number(rules.max_slice_spacing_mm) + " mm";
   if (axial_obliquity_degrees(g) > rules.max_axial_obliquity_degrees)
     return "not axial (slice normal " + number(axial_obliquity_degrees(g)) + "° from the head–foot axis)";
-  if (g.tilt_degrees > rules.max_tilt_degrees) return "gantry tilt " + number(g.tilt_degrees) + "°, over " + number(rules.max_tilt_degrees) + "°";
+  if (g.tilt_degrees > rules.max_tilt_degrees)
+    return "gantry tilt " + number(g.tilt_degrees) + "°, over " + number(rules.max_tilt_degrees) + "°";
   if (h.modality == "MR") {
     if (rules.mr_require_3d && h.mr_acquisition_type != "3D")
-      return "MR acquisition " + (h.mr_acquisition_type.empty() ? std::string("type missing") : h.mr_acquisition_type) + ", not 3D";
+      return "MR acquisition " + (h.mr_acquisition_type.empty() ? std::string("type missing") : h.mr_acquisition_type) +
+             ", not 3D";
     if (!is_t1_weighted(h, rules)) return "not T1-weighted ('" + h.series_description + "')";
   }
   return {};
@@ -108,7 +113,8 @@ std::string lost_because(const Series& other, const Series& chosen, const Select
   const bool other_sharp = is_sharp_reconstruction(other.first(), rules);
   const bool chosen_sharp = is_sharp_reconstruction(chosen.first(), rules);
   if (other_sharp && !chosen_sharp)
-    return "bone/sharp reconstruction ('" + other.first().convolution_kernel + "'); soft-tissue " + series_name(chosen) + " chosen";
+    return "bone/sharp reconstruction ('" + other.first().convolution_kernel + "'); soft-tissue " +
+           series_name(chosen) + " chosen";
   if (same_volume(other, chosen) && other.first().convolution_kernel == chosen.first().convolution_kernel)
     return "duplicate of " + series_name(chosen);
   if (other.geometry.slice_spacing_mm > chosen.geometry.slice_spacing_mm + 1e-3)
@@ -147,9 +153,12 @@ bool parse_list(const std::string& v, std::vector<std::string>& out) {
 
 const char* decision_name(Decision decision) {
   switch (decision) {
-    case Decision::Chosen: return "chosen";
-    case Decision::NotChosen: return "not_chosen";
-    case Decision::Rejected: return "rejected";
+    case Decision::Chosen:
+      return "chosen";
+    case Decision::NotChosen:
+      return "not_chosen";
+    case Decision::Rejected:
+      return "rejected";
   }
   return "rejected";
 }
@@ -175,13 +184,16 @@ std::vector<SeriesDecision> select_series(const std::vector<const Series*>& stud
                            -std::ptrdiff_t(s.slices.size()), s.first().series_number.value_or(0), s.series_uid);
   };
   // MR series are ranked by the same key: their kernel field is empty, so "sharp" never decides.
-  std::stable_sort(candidates.begin(), candidates.end(), [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
   const Series& chosen = *decisions[candidates.front()].series;
   decisions[candidates.front()].decision = Decision::Chosen;
   decisions[candidates.front()].reason =
       chosen.first().modality + ", " + std::to_string(chosen.slices.size()) + " slices of " +
       number(chosen.geometry.slice_spacing_mm) + " mm" +
-      (chosen.geometry.tilt_degrees > 0.1 ? ", gantry tilt " + number(chosen.geometry.tilt_degrees) + "° (corrected on reading)" : "");
+      (chosen.geometry.tilt_degrees > 0.1
+           ? ", gantry tilt " + number(chosen.geometry.tilt_degrees) + "° (corrected on reading)"
+           : "");
   for (std::size_t c = 1; c < candidates.size(); ++c) {
     auto& d = decisions[candidates[c]];
     d.decision = Decision::NotChosen;
@@ -196,7 +208,8 @@ SelectionRules read_rules(const std::filesystem::path& path, SelectionRules rule
   using Setter = std::function<bool(const std::string&)>;
   std::string modality;
   const std::map<std::string, Setter> setters = {
-      {"modality", [&](const std::string& v) {
+      {"modality",
+       [&](const std::string& v) {
          const std::string u = upper(v);
          if (u != "CT" && u != "MR" && u != "BOTH") return false;
          rules.modality = u == "BOTH" ? std::nullopt : std::optional<std::string>(u);
@@ -204,14 +217,16 @@ SelectionRules read_rules(const std::filesystem::path& path, SelectionRules rule
        }},
       {"rejected_image_types", [&](const std::string& v) { return parse_list(v, rules.rejected_image_types); }},
       {"require_original_primary", [&](const std::string& v) { return parse_bool(v, rules.require_original_primary); }},
-      {"min_slices", [&](const std::string& v) {
+      {"min_slices",
+       [&](const std::string& v) {
          double x = 0;
          if (!parse_double(v, x) || x != std::floor(x) || x < 2 || x > 1e6) return false;
          rules.min_slices = int(x);
          return true;
        }},
       {"max_slice_spacing_mm", [&](const std::string& v) { return parse_double(v, rules.max_slice_spacing_mm); }},
-      {"max_axial_obliquity_degrees", [&](const std::string& v) { return parse_double(v, rules.max_axial_obliquity_degrees); }},
+      {"max_axial_obliquity_degrees",
+       [&](const std::string& v) { return parse_double(v, rules.max_axial_obliquity_degrees); }},
       {"max_tilt_degrees", [&](const std::string& v) { return parse_double(v, rules.max_tilt_degrees); }},
       {"ct_sharp_kernels", [&](const std::string& v) { return parse_list(v, rules.ct_sharp_kernels); }},
       {"mr_require_3d", [&](const std::string& v) { return parse_bool(v, rules.mr_require_3d); }},

@@ -18,15 +18,15 @@ namespace nc::dicom {
 /// The selection rules; every field can be changed by a rules file (`key = value`).
 struct SelectionRules {
   std::optional<std::string> modality;  ///< "CT" or "MR" to index only one; empty for both
-  std::vector<std::string> rejected_image_types{"LOCALIZER", "SCOUT", "DERIVED", "SECONDARY", "PROJECTION IMAGE",
-                                                "MIP", "MPR", "REFORMATTED", "SCREEN SAVE"};
+  std::vector<std::string> rejected_image_types{"LOCALIZER", "SCOUT", "DERIVED",     "SECONDARY",  "PROJECTION IMAGE",
+                                                "MIP",       "MPR",   "REFORMATTED", "SCREEN SAVE"};
   bool require_original_primary = true;
   int min_slices = 30;
   double max_slice_spacing_mm = 6.0;
   double max_axial_obliquity_degrees = 35.0;  ///< the normal's angle to the head–foot axis
   double max_tilt_degrees = 35.0;             ///< gantry tilt corrected on reading, up to this
   /// Kernel or description words (any case) that mark a CT bone or lung reconstruction.
-  std::vector<std::string> ct_sharp_kernels{"BONE", "SHARP", "LUNG", "DETAIL", "EDGE", "H60", "H70", "H80",
+  std::vector<std::string> ct_sharp_kernels{"BONE", "SHARP", "LUNG", "DETAIL", "EDGE", "H60",  "H70", "H80",
                                             "B60",  "B70",   "B80",  "J70",    "FC30", "FC35", "FC81"};
   bool mr_require_3d = true;
   /// Description words that mark a T1-weighted MR series, and words that rule one out.

@@ -86,8 +86,8 @@ std::string step_problem(const std::vector<double>& along) {
     return "uneven slice spacing (" + format_mm(steps[k]) + " mm against " + format_mm(median) + " mm)";
   }
   if (gaps > 0)
-    return "missing slices: " + std::to_string(missing) + " missing in " + std::to_string(gaps) +
-           " gap(s) of the " + format_mm(median) + " mm spacing";
+    return "missing slices: " + std::to_string(missing) + " missing in " + std::to_string(gaps) + " gap(s) of the " +
+           format_mm(median) + " mm spacing";
   return {};
 }
 
@@ -123,8 +123,7 @@ void check_stack(Series& series) {
   if (!(norm(row) > 0.5 && norm(column) > 0.5)) return void(series.problem = "degenerate ImageOrientationPatient");
   row = scaled(row, 1 / norm(row));
   column = scaled(column, 1 / norm(column));
-  if (std::abs(dot(row, column)) > 1e-3)
-    return void(series.problem = "row and column directions are not orthogonal");
+  if (std::abs(dot(row, column)) > 1e-3) return void(series.problem = "row and column directions are not orthogonal");
   const Vec normal = cross(row, column);
   std::stable_sort(slices.begin(), slices.end(), [&](const SliceHeader& a, const SliceHeader& b) {
     return dot(*a.position_mm, normal) < dot(*b.position_mm, normal);

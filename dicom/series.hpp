@@ -16,8 +16,8 @@ namespace nc::dicom {
 
 /// The stacked geometry of a series whose slices passed the checks.
 struct StackGeometry {
-  std::array<double, 3> row{}, column{}, normal{};  ///< unit vectors; normal points the way slices advance
-  std::array<double, 3> first_position_mm{};        ///< ImagePositionPatient of the first slice
+  std::array<double, 3> row{}, column{}, normal{};   ///< unit vectors; normal points the way slices advance
+  std::array<double, 3> first_position_mm{};         ///< ImagePositionPatient of the first slice
   double row_spacing_mm = 0, column_spacing_mm = 0;  ///< along `row` (between columns), along `column`
   double slice_spacing_mm = 0;                       ///< between planes, along `normal`
   /// In-plane offset per slice (mm, along row and column) beyond the step along the normal:

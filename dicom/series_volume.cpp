@@ -35,14 +35,16 @@ struct PixelLayout {
 };
 
 template <typename T>
-void rescale_into(const T* raw, std::size_t count, const PixelLayout& layout, double slope, double intercept, float* out) {
+void rescale_into(const T* raw, std::size_t count, const PixelLayout& layout, double slope, double intercept,
+                  float* out) {
   const int shift = layout.high + 1 - layout.stored;
   const std::uint32_t mask = layout.stored >= 32 ? 0xffffffffU : (std::uint32_t{1} << layout.stored) - 1;
   const std::uint32_t sign = std::uint32_t{1} << (layout.stored - 1);
   for (std::size_t n = 0; n < count; ++n) {
     const std::uint32_t bits = (std::uint32_t(raw[n]) >> shift) & mask;
     // Two's complement in `stored` bits, sign-extended.
-    const double value = layout.is_signed && (bits & sign) ? double(std::int64_t(bits) - (std::int64_t(mask) + 1)) : double(bits);
+    const double value =
+        layout.is_signed && (bits & sign) ? double(std::int64_t(bits) - (std::int64_t(mask) + 1)) : double(bits);
     out[n] = float(value * slope + intercept);
   }
 }
@@ -84,7 +86,8 @@ void decode_slice(const SliceHeader& slice, const std::string& reference, float*
   if (!std::isfinite(slope) || !std::isfinite(intercept) || slope == 0)
     throw ImageError(reference, name + ": invalid RescaleSlope or RescaleIntercept");
   DcmElement* pixels = nullptr;
-  if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || !pixels) throw ImageError(reference, name + ": no pixel data");
+  if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || !pixels)
+    throw ImageError(reference, name + ": no pixel data");
   const std::size_t count = std::size_t(slice.columns) * std::size_t(slice.rows);
   if (std::size_t(pixels->getLength()) < count * std::size_t(layout.allocated / 8))
     throw ImageError(reference, name + ": pixel data shorter than the image");
@@ -102,13 +105,16 @@ void decode_slice(const SliceHeader& slice, const std::string& reference, float*
     decoded = pixels->getUint32Array(raw).good() && raw;
     if (decoded) rescale_into(raw, count, layout, slope, intercept, out);
   }
-  if (!decoded) throw ImageError(reference, name + ": cannot read the pixel data as " + std::to_string(layout.allocated) + "-bit values");
+  if (!decoded)
+    throw ImageError(reference,
+                     name + ": cannot read the pixel data as " + std::to_string(layout.allocated) + "-bit values");
 }
 
 // Bilinear sample of one slice at continuous (x, y); `fill` outside.
 float sample_slice(const float* slice, std::int64_t nx, std::int64_t ny, double x, double y, float fill) {
   if (!(x >= 0 && y >= 0 && x <= double(nx - 1) && y <= double(ny - 1))) return fill;
-  const std::int64_t x0 = std::min<std::int64_t>(std::int64_t(x), nx - 2), y0 = std::min<std::int64_t>(std::int64_t(y), ny - 2);
+  const std::int64_t x0 = std::min<std::int64_t>(std::int64_t(x), nx - 2),
+                     y0 = std::min<std::int64_t>(std::int64_t(y), ny - 2);
   const double fx = x - double(x0), fy = y - double(y0);
   const float* p = slice + y0 * nx + x0;
   const double top = p[0] + fx * (p[1] - p[0]);
@@ -126,7 +132,8 @@ void remove_shear(ImageVolume& volume, const StackGeometry& g) {
     const std::vector<float> input(slice, slice + nx * ny);
     for (std::int64_t j = 0; j < ny; ++j)
       for (std::int64_t i = 0; i < nx; ++i)
-        slice[j * nx + i] = sample_slice(input.data(), nx, ny, double(i) - double(k) * dx, double(j) - double(k) * dy, fill);
+        slice[j * nx + i] =
+            sample_slice(input.data(), nx, ny, double(i) - double(k) * dx, double(j) - double(k) * dy, fill);
   });
 }
 
@@ -152,7 +159,9 @@ std::optional<SeriesReference> parse_series_reference(const fs::path& path) {
   return SeriesReference{fs::path(text.substr(0, hash)), uid};
 }
 
-fs::path series_reference_path(const fs::path& folder, const std::string& uid) { return fs::path(folder.string() + "#" + uid); }
+fs::path series_reference_path(const fs::path& folder, const std::string& uid) {
+  return fs::path(folder.string() + "#" + uid);
+}
 
 SeriesLayout read_series_layout(const SeriesReference& reference) {
   const std::string name = series_reference_path(reference.folder, reference.series_uid).string();
@@ -160,9 +169,8 @@ SeriesLayout read_series_layout(const SeriesReference& reference) {
   if (!fs::is_directory(reference.folder, ec)) throw ImageError(name, "the series folder does not exist");
   const auto files = files_in(reference.folder, name);
   std::vector<char> matches(files.size(), 0);
-  tbb::parallel_for(std::size_t{0}, files.size(), [&](std::size_t n) {
-    matches[n] = read_series_uid(files[n]) == reference.series_uid;
-  });
+  tbb::parallel_for(std::size_t{0}, files.size(),
+                    [&](std::size_t n) { matches[n] = read_series_uid(files[n]) == reference.series_uid; });
   SeriesLayout layout;
   layout.series.series_uid = reference.series_uid;
   for (std::size_t n = 0; n < files.size(); ++n) {
@@ -190,7 +198,8 @@ SeriesLayout read_series_layout(const SeriesReference& reference) {
 }
 
 ImageVolume read_series_voxels(const SeriesLayout& layout) {
-  const std::string name = series_reference_path(layout.series.first().path.parent_path(), layout.series.series_uid).string();
+  const std::string name =
+      series_reference_path(layout.series.first().path.parent_path(), layout.series.series_uid).string();
   ImageVolume volume(layout.geometry);
   const std::size_t per_slice = std::size_t(layout.geometry.size[0] * layout.geometry.size[1]);
   tbb::parallel_for(std::size_t{0}, layout.series.slices.size(), [&](std::size_t k) {
@@ -198,8 +207,9 @@ ImageVolume read_series_voxels(const SeriesLayout& layout) {
   });
   const StackGeometry& g = layout.series.geometry;
   // Below a hundredth of a voxel over the whole stack, the shear is rounding, not tilt.
-  const double drift = std::max(std::abs(g.shear_row_mm / g.row_spacing_mm), std::abs(g.shear_column_mm / g.column_spacing_mm)) *
-                       double(layout.geometry.size[2]);
+  const double drift =
+      std::max(std::abs(g.shear_row_mm / g.row_spacing_mm), std::abs(g.shear_column_mm / g.column_spacing_mm)) *
+      double(layout.geometry.size[2]);
   if (drift > 0.01) remove_shear(volume, g);
   return volume;
 }

@@ -117,7 +117,8 @@ void write_series(const Volume<std::int16_t>& stack, const SlicePlacement& p, co
     put(ds, DCM_InstanceNumber, std::to_string(k + 1));
     const auto& o = p.first_position_mm;
     const auto& a = p.advance_mm;
-    put(ds, DCM_ImagePositionPatient, decimals({o[0] + double(k) * a[0], o[1] + double(k) * a[1], o[2] + double(k) * a[2]}));
+    put(ds, DCM_ImagePositionPatient,
+        decimals({o[0] + double(k) * a[0], o[1] + double(k) * a[1], o[2] + double(k) * a[2]}));
     const std::int16_t* slice = stack.voxels.data() + k * nx * ny;
     // CT: stored = HU − intercept, as signed 16-bit; MR: the value, unsigned.
     for (std::size_t n = 0; n < pixels.size(); ++n)

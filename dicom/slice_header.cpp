@@ -4,8 +4,8 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcdicent.h>
 #include <dcmtk/dcmdata/dcdict.h>
-#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
@@ -164,8 +164,8 @@ std::variant<SliceHeader, SkippedFile> read_slice_header(const fs::path& path, T
   initialise_dcmtk();
   DcmFileFormat file;
   // Part 10 files only (preamble, "DICM", meta header), read up to the pixel data, never into it.
-  const OFCondition read = file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                 ERM_fileOnly, DCM_PixelData);
+  const OFCondition read =
+      file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_fileOnly, DCM_PixelData);
   if (read.bad()) return SkippedFile{path, std::string("not a DICOM file (") + read.text() + ")"};
   OFString storage;
   file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, storage);
@@ -175,22 +175,23 @@ std::variant<SliceHeader, SkippedFile> read_slice_header(const fs::path& path, T
   const DcmXfer syntax(ds.getOriginalXfer());
   if (syntax.isBigEndian()) return SkippedFile{path, "retired big-endian transfer syntax"};
   SliceHeader h = header_of(path, ds, site_tag);
-  if (h.series_uid.empty() || h.study_uid.empty())
-    return SkippedFile{path, "no StudyInstanceUID or SeriesInstanceUID"};
+  if (h.series_uid.empty() || h.study_uid.empty()) return SkippedFile{path, "no StudyInstanceUID or SeriesInstanceUID"};
   // The header's encoded size (explicit lengths: never more than the file holds) against the file:
   // what remains must hold the pixel data the header announces.
   const std::uint64_t file_bytes = size_of(path);
   // (The meta header's length includes the 128-byte preamble and "DICM".)
-  const std::uint64_t header_bytes = file.getMetaInfo()->calcElementLength(EXS_LittleEndianExplicit, EET_ExplicitLength) +
-                                     ds.calcElementLength(ds.getOriginalXfer(), EET_ExplicitLength);
+  const std::uint64_t header_bytes =
+      file.getMetaInfo()->calcElementLength(EXS_LittleEndianExplicit, EET_ExplicitLength) +
+      ds.calcElementLength(ds.getOriginalXfer(), EET_ExplicitLength);
   if (header_bytes + 12 > file_bytes)
-    return SkippedFile{path, "holds no pixel data (" + (h.modality.empty() ? std::string("no modality") : h.modality) + ")"};
+    return SkippedFile{path,
+                       "holds no pixel data (" + (h.modality.empty() ? std::string("no modality") : h.modality) + ")"};
   if (!syntax.isEncapsulated()) {
     const std::uint64_t pixels = expected_pixel_bytes(h);
     const std::uint64_t available = file_bytes - header_bytes - 12;
     if (pixels > 0 && available < pixels)
-      return SkippedFile{path, "truncated: " + std::to_string(available) + " bytes after the header, the pixel data needs " +
-                                   std::to_string(pixels)};
+      return SkippedFile{path, "truncated: " + std::to_string(available) +
+                                   " bytes after the header, the pixel data needs " + std::to_string(pixels)};
   }
   return h;
 }

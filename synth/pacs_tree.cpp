@@ -34,8 +34,10 @@ std::string dicom_date(long days) {
 // PatientAge as a PACS writes it: completed months under two years, completed years after.
 std::string patient_age(double years) {
   char text[32];
-  if (years < 2) std::snprintf(text, sizeof text, "%03dM", int(std::floor(years * 12)));
-  else std::snprintf(text, sizeof text, "%03dY", int(std::floor(years)));
+  if (years < 2)
+    std::snprintf(text, sizeof text, "%03dM", int(std::floor(years * 12)));
+  else
+    std::snprintf(text, sizeof text, "%03dY", int(std::floor(years)));
   return text;
 }
 
@@ -64,7 +66,8 @@ dicom::SlicePlacement placement_of(const Geometry& g) {
 }
 
 // Every `step`-th slice from `first`, `count` of them (count 0: to the end).
-Volume<std::int16_t> slices_of(const Volume<std::int16_t>& image, std::int64_t first, std::int64_t step, std::int64_t count = 0) {
+Volume<std::int16_t> slices_of(const Volume<std::int16_t>& image, std::int64_t first, std::int64_t step,
+                               std::int64_t count = 0) {
   const auto& g = image.geometry;
   const std::int64_t available = (g.size[2] - first + step - 1) / step;
   Geometry out = g;
@@ -92,7 +95,8 @@ Volume<std::int16_t> small_stack(std::uint64_t seed, double level) {
 
 }  // namespace
 
-PacsTree::PacsTree(const fs::path& out_dir, std::uint64_t seed) : root_(out_dir / "dicom"), out_dir_(out_dir), seed_(seed) {
+PacsTree::PacsTree(const fs::path& out_dir, std::uint64_t seed)
+    : root_(out_dir / "dicom"), out_dir_(out_dir), seed_(seed) {
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec) throw Error(root_.string() + ": cannot create folder: " + ec.message(), Cause::Runtime);
@@ -227,7 +231,8 @@ void PacsTree::add_junk() {
   tags.study_uid = dicom::uid_from(base + 4);
   tags.series_uid = dicom::uid_from(base + 5);
   const fs::path contradiction = folder_for(base, base + 4, base + 5);
-  dicom::write_series(small_stack(base + 9, 300), placement_of(small_stack(base + 9, 300).geometry), tags, contradiction, base + 6);
+  dicom::write_series(small_stack(base + 9, 300), placement_of(small_stack(base + 9, 300).geometry), tags,
+                      contradiction, base + 6);
   record("extra-age", tags.study_uid, tags.series_uid, contradiction, "contradictory_age", "left_out");
 
   // A truncated file: the first half of one slice, alone in its folder.

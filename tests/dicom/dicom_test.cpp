@@ -40,7 +40,8 @@ TEST(DicomDate, RefusesImpossibleDates) {
     EXPECT_FALSE(parse_dicom_date(bad)) << bad;
 }
 
-SliceHeader slice_with(const std::string& sex, const std::string& age, const std::string& birth, const std::string& site) {
+SliceHeader slice_with(const std::string& sex, const std::string& age, const std::string& birth,
+                       const std::string& site) {
   SliceHeader h;
   h.patient_sex = sex;
   h.patient_age = age;
@@ -181,9 +182,12 @@ void edit_tag(const fs::path& file, std::uint16_t group, std::uint16_t element, 
   ASSERT_TRUE(dicom.loadFile(file.c_str()).good());
   DcmDataset& ds = *dicom.getDataset();
   const DcmTagKey tag(group, element);
-  if (value.empty()) ASSERT_TRUE(ds.findAndDeleteElement(tag).good());
-  else if (DcmTag(tag).getEVR() == EVR_US) ASSERT_TRUE(ds.putAndInsertUint16(tag, Uint16(std::stoi(value))).good());
-  else ASSERT_TRUE(ds.putAndInsertString(tag, value.c_str()).good());
+  if (value.empty())
+    ASSERT_TRUE(ds.findAndDeleteElement(tag).good());
+  else if (DcmTag(tag).getEVR() == EVR_US)
+    ASSERT_TRUE(ds.putAndInsertUint16(tag, Uint16(std::stoi(value))).good());
+  else
+    ASSERT_TRUE(ds.putAndInsertString(tag, value.c_str()).good());
   ASSERT_TRUE(dicom.saveFile(file.c_str(), EXS_LittleEndianExplicit).good());
 }
 
@@ -202,10 +206,10 @@ const ReportRow& row_of(const IndexResult& r, const std::string& series_number) 
 
 TEST(Index, PrefersSoftTissueThenThinnestAndExplainsEverySeries) {
   test::TempDir dir;
-  write_ct(dir / "a", 1, 24, 0, "H70h");              // bone kernel
-  write_ct(dir / "b", 2, 24, 0, "H31s");              // the one
+  write_ct(dir / "a", 1, 24, 0, "H70h");  // bone kernel
+  write_ct(dir / "b", 2, 24, 0, "H31s");  // the one
   write_ct(dir / "c", 3, 24, 0, "H31s", "ORIGINAL\\PRIMARY\\LOCALIZER");
-  write_ct(dir / "d", 4, 6, 0, "H31s");               // too few slices
+  write_ct(dir / "d", 4, 6, 0, "H31s");  // too few slices
   std::ofstream(dir / "notes.txt") << "not dicom";
   std::ofstream(dir / "empty.dcm");
   const IndexResult r = index_of(dir.path());
@@ -230,7 +234,9 @@ TEST(Index, HostileSeriesAreRejectedWithTheirReason) {
   write_ct(dir / "orient", 3, 20);
   edit_tag(dir / "orient" / "IM00005", 0x0020, 0x0037, "1\\0\\0\\0\\0\\1");
   write_ct(dir / "spacing", 4, 20);
-  for (int k = 1; k <= 20; ++k) edit_tag(dir / "spacing" / ("IM000" + std::string(k < 10 ? "0" : "") + std::to_string(k)), 0x0028, 0x0030, "-1\\-1");
+  for (int k = 1; k <= 20; ++k)
+    edit_tag(dir / "spacing" / ("IM000" + std::string(k < 10 ? "0" : "") + std::to_string(k)), 0x0028, 0x0030,
+             "-1\\-1");
   write_ct(dir / "position", 5, 20);
   edit_tag(dir / "position" / "IM00002", 0x0020, 0x0032, "");
   write_ct(dir / "uneven", 6, 20);
@@ -242,7 +248,8 @@ TEST(Index, HostileSeriesAreRejectedWithTheirReason) {
   // The oversized file is skipped as truncated; its series' other 11 slices still form a volume.
   ASSERT_EQ(r.scans.size(), 1u);
   EXPECT_EQ(r.scans[0].image, series_reference_path(dir / "huge", "1.2.826.0.1.1.7"));
-  EXPECT_NE(row_of(r, "1").reason.find("missing slices: 1 missing in 1 gap"), std::string::npos) << row_of(r, "1").reason;
+  EXPECT_NE(row_of(r, "1").reason.find("missing slices: 1 missing in 1 gap"), std::string::npos)
+      << row_of(r, "1").reason;
   EXPECT_NE(row_of(r, "2").reason.find("mixed image sizes"), std::string::npos) << row_of(r, "2").reason;
   EXPECT_EQ(row_of(r, "3").reason, "mixed orientations");
   EXPECT_EQ(row_of(r, "4").reason, "non-positive PixelSpacing");
