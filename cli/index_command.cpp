@@ -4,6 +4,8 @@
 #include "cli/commands.hpp"
 #include "core/clock.hpp"
 #include "dicom/dicom_index.hpp"
+#include "dicom/series_reference.hpp"
+#include "io/image_io.hpp"
 
 namespace nc::cli {
 namespace {
@@ -48,12 +50,21 @@ ExitCode run_index(const IndexCliOptions& o) {
     study_has_scan[row.study] |= row.decision == "chosen";
   }
   for (const auto& [study, has] : study_has_scan) without_scan += !has;
+  std::size_t external = 0;
+  const auto manifest_folder = std::filesystem::absolute(o.out).parent_path();
+  for (const auto& scan : result.scans) {
+    const auto series = dicom::parse_series_reference(scan.image);
+    external += series && !io::resolves_within(series->folder, manifest_folder);
+  }
   spdlog::info("index: {} files in {:.1f} s ({:.0f} files/s); {} skipped (index_skipped.tsv)", result.files, seconds,
                double(result.files) / std::max(seconds, 1e-9), result.skipped.size());
   spdlog::info(
       "index: {} studies, {} series; {} scans in {}; {} studies without a scan ({} left out for their "
       "demographics), reasons in index_report.tsv",
       result.studies, result.series, result.scans.size(), o.out.string(), without_scan, left_out);
+  if (external > 0)
+    spdlog::info("index: {} scans lie outside {}: run them with --allow-external-paths", external,
+                 manifest_folder.string());
   return ExitCode::Ok;
 }
 

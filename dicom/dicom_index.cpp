@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
-#include "dicom/series_volume.hpp"
+#include "dicom/series_reference.hpp"
 
 namespace nc::dicom {
 namespace {
@@ -138,7 +138,9 @@ IndexResult index_dicom(const IndexOptions& options, const Pseudonymizer& names,
                     s.slices.size(),
                     decision_name(d.decision),
                     tsv_safe(d.reason)};
-      if (d.decision == Decision::Chosen && !demographics.problems.empty()) {
+      // Age and sex are present exactly when no problem was found; both are checked anyway.
+      const bool complete = demographics.problems.empty() && demographics.age_years && !demographics.sex.empty();
+      if (d.decision == Decision::Chosen && !complete) {
         row.decision = "left_out";
         row.reason = "chosen (" + row.reason +
                      ") but left out of the manifest: " + tsv_safe(joined(demographics.problems, "; "));
@@ -156,6 +158,9 @@ IndexResult index_dicom(const IndexOptions& options, const Pseudonymizer& names,
 
 void write_index(const IndexResult& result, const fs::path& manifest, Identifiers identifiers) {
   const fs::path folder = fs::absolute(manifest).lexically_normal().parent_path();
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) throw Error(folder.string() + ": cannot create the manifest's folder: " + ec.message(), Cause::Runtime);
   const bool kept = identifiers == Identifiers::Kept;
   std::ostringstream m;
   m << "scan_id\timage\tmodality\tage\tsex\tgroup\tsite\tsubject" << (kept ? "\tpatient_id\tstudy_uid\tseries_uid" : "")

@@ -110,8 +110,9 @@ bool same_volume(const Series& a, const Series& b) {
 
 // Why `other` lost to `chosen`, both candidates.
 std::string lost_because(const Series& other, const Series& chosen, const SelectionRules& rules) {
-  const bool other_sharp = is_sharp_reconstruction(other.first(), rules);
-  const bool chosen_sharp = is_sharp_reconstruction(chosen.first(), rules);
+  const bool ct = other.first().modality == "CT";
+  const bool other_sharp = ct && is_sharp_reconstruction(other.first(), rules);
+  const bool chosen_sharp = ct && is_sharp_reconstruction(chosen.first(), rules);
   if (other_sharp && !chosen_sharp)
     return "bone/sharp reconstruction ('" + other.first().convolution_kernel + "'); soft-tissue " +
            series_name(chosen) + " chosen";
@@ -177,13 +178,13 @@ std::vector<SeriesDecision> select_series(const std::vector<const Series*>& stud
     decisions.push_back({s, Decision::Rejected, std::move(why)});
   }
   if (candidates.empty()) return decisions;
-  // Rank: soft tissue before sharp (CT), thinner, more slices, lower series number.
+  // Rank: soft tissue before sharp (CT only), thinner, more slices, lower series number.
   const auto rank = [&](std::size_t n) {
     const Series& s = *decisions[n].series;
-    return std::make_tuple(is_sharp_reconstruction(s.first(), rules), std::round(s.geometry.slice_spacing_mm * 1000),
-                           -std::ptrdiff_t(s.slices.size()), s.first().series_number.value_or(0), s.series_uid);
+    const bool sharp = s.first().modality == "CT" && is_sharp_reconstruction(s.first(), rules);
+    return std::make_tuple(sharp, std::round(s.geometry.slice_spacing_mm * 1000), -std::ptrdiff_t(s.slices.size()),
+                           s.first().series_number.value_or(0), s.series_uid);
   };
-  // MR series are ranked by the same key: their kernel field is empty, so "sharp" never decides.
   std::stable_sort(candidates.begin(), candidates.end(),
                    [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
   const Series& chosen = *decisions[candidates.front()].series;

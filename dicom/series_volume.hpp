@@ -7,26 +7,13 @@
 /// shifted back in-plane by its shear (bilinear), as dcm2niix does.
 
 #include <filesystem>
-#include <optional>
 #include <string>
 
 #include "core/volume.hpp"
 #include "dicom/series.hpp"
+#include "dicom/series_reference.hpp"
 
 namespace nc::dicom {
-
-struct SeriesReference {
-  std::filesystem::path folder;
-  std::string series_uid;
-};
-
-/// True for a DICOM UID: digits and dots, at most 64 characters, no empty component.
-bool is_valid_uid(const std::string& uid);
-
-/// Splits "<folder>#<uid>" at its last '#'; nullopt for any other path (or a path that exists
-/// as written).
-std::optional<SeriesReference> parse_series_reference(const std::filesystem::path& path);
-std::filesystem::path series_reference_path(const std::filesystem::path& folder, const std::string& uid);
 
 /// The checked stack of a referenced series and the orthogonal grid it is read onto.
 struct SeriesLayout {
@@ -39,7 +26,8 @@ struct SeriesLayout {
 SeriesLayout read_series_layout(const SeriesReference& reference);
 
 /// Decodes every slice (in parallel) into float32, rescaled, tilt shear removed.
-/// \throws ImageError for a slice GDCM cannot decode or whose size differs from its header.
+/// \throws ImageError for a slice DCMTK cannot decode, or whose size or pixel layout differs
+///         from its header or is unsupported.
 ImageVolume read_series_voxels(const SeriesLayout& layout);
 
 }  // namespace nc::dicom

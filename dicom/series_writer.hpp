@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// Writes a stack of slices as a DICOM series (one file per slice, explicit VR little endian,
-/// through GDCM), with the tags `index` and `run` read: what the synthetic PACS tree of
+/// through DCMTK), with the tags `index` and `run` read: what the synthetic PACS tree of
 /// `neurocohort synth --format dicom` is made of, and what tests build hostile series from.
 
 #include <array>

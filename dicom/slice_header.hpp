@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// One DICOM file's header, read through GDCM up to (never into) the pixel data: the tags that
+/// One DICOM file's header, read through DCMTK up to (never into) the pixel data: the tags that
 /// `neurocohort index` groups, checks and selects series by, and those `run` needs to place
 /// each slice in physical space. Values are parsed defensively: a hostile header yields a
 /// reason, never a crash or an unchecked read.

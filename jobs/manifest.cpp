@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
-#include "dicom/series_volume.hpp"
+#include "dicom/series_reference.hpp"
 #include "io/image_io.hpp"
 #include "io/tsv.hpp"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dicom/series_volume.hpp"
+#include "dicom/series_reference.hpp"
 #include "jobs/crash_journal.hpp"
 
 namespace nc::jobs {

@@ -68,10 +68,10 @@ optional() { [ -f "$src/$1.cpp" ] && echo "$1"; return 0; }
 preflight=$(optional io/image_preflight)
 label_chunks=$(optional io/label_chunks)
 nifti_srcs="io/nifti_voxels $preflight"
-manifest_srcs="jobs/manifest io/tsv $preflight"
+manifest_srcs="jobs/manifest io/tsv dicom/series_reference $preflight"
 record_srcs="cluster/record_codec $label_chunks"
 store_srcs="io/cohort_store io/hdf5_detail $label_chunks"
-dicom_srcs="dicom/slice_header dicom/series dicom/series_volume dicom/selection"
+dicom_srcs="dicom/series_reference dicom/slice_header dicom/series dicom/series_volume dicom/selection"
 objs() { local f out=""; for f in "$@"; do out+=" obj/${f//\//_}.o"; done; echo "$out"; }
 
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
