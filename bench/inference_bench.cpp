@@ -1,7 +1,7 @@
 // Inference per scan for each shipped architecture, and the cost of the sliding window over
 // one forward pass of the same voxel count. Input: Colin27's T1 head (mricron-data)
 // preprocessed as an MR scan, the size of a large pediatric brain.
-//   build/bench/inference_bench [--benchmark_filter=Segment]
+//   build/bench/inference_bench [--benchmark_filter=Segment|Overhead|ForwardWindow]
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -81,12 +81,37 @@ void BM_SlidingWindowOverhead(benchmark::State& state) {
   state.counters["windows_voxels_over_volume"] = [&] {
     double covered = 1;
     for (int a = 0; a < 3; ++a)
-      covered *= double(pipeline::window_starts(grid.size[std::size_t(a)], meta.patch_size[std::size_t(a)], 0.5).size() *
-                        std::size_t(meta.patch_size[std::size_t(a)]));
+      covered *=
+          double(pipeline::window_starts(grid.size[std::size_t(a)], meta.patch_size[std::size_t(a)], 0.5).size() *
+                 std::size_t(meta.patch_size[std::size_t(a)]));
     return covered / double(voxels);
   }();
 }
 BENCHMARK(BM_SlidingWindowOverhead)->Unit(benchmark::kSecond)->MinTime(5);
+
+// One forward pass over a batch of windows of the model's patch size (64³ for the default):
+// seconds per window, from which bench/achieved_rate.py states the network's GFLOP/s against
+// this machine's multiply-add peak (bench/machine_peak.cpp).
+void BM_ForwardWindow(benchmark::State& state, pipeline::Precision precision) {
+  pipeline::set_inference_threads(int(std::thread::hardware_concurrency()));
+  const auto model =
+      pipeline::SegmentationModel::load(model_path("resunet333"), std::nullopt, pipeline::Device::Cpu, precision);
+  const auto& meta = model.metadata();
+  const std::int64_t batch = pipeline::SlidingWindowOptions{}.batch;
+  const std::int64_t voxels = meta.patch_size[0] * meta.patch_size[1] * meta.patch_size[2];
+  std::vector<float> input(std::size_t(batch * voxels), 0.5f);
+  std::vector<float> logits(std::size_t(batch * voxels) * (meta.labels.size() + 1));
+  model.forward(input, batch, meta.patch_size, logits);  // the first pass at a shape includes the JIT's work
+  for (auto _ : state) {
+    model.forward(input, batch, meta.patch_size, logits);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.counters["batch"] = double(batch);
+  state.counters["window_s"] =
+      benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK_CAPTURE(BM_ForwardWindow, fp32, pipeline::Precision::Float32)->Unit(benchmark::kMillisecond)->MinTime(5);
+BENCHMARK_CAPTURE(BM_ForwardWindow, bf16, pipeline::Precision::BFloat16)->Unit(benchmark::kMillisecond)->MinTime(5);
 
 }  // namespace
 

@@ -93,6 +93,17 @@ Volume<std::int16_t> small_stack(std::uint64_t seed, double level) {
   return v;
 }
 
+// The tags of a 3-D T1-weighted MPRAGE series.
+void set_t1_mprage(dicom::SeriesTags& tags, const std::string& description) {
+  tags.modality = "MR";
+  tags.image_type = "ORIGINAL\\PRIMARY\\M\\ND";
+  tags.mr_acquisition_type = "3D";
+  tags.scanning_sequence = "GR\\IR";
+  tags.repetition_time_ms = 2000;
+  tags.echo_time_ms = 2.9;
+  tags.description = description;
+}
+
 }  // namespace
 
 PacsTree::PacsTree(const fs::path& out_dir, std::uint64_t seed)
@@ -161,7 +172,6 @@ void PacsTree::add_study(const PacsSubject& s, const Volume<std::int16_t>& image
     series(5, "duplicate", "not_chosen", image);
   } else {
     tags.modality = "MR";
-    tags.image_type = "ORIGINAL\\PRIMARY\\M\\ND";
     tags.mr_acquisition_type = "2D";
     tags.scanning_sequence = "GR";
     tags.repetition_time_ms = 8.6;
@@ -169,12 +179,7 @@ void PacsTree::add_study(const PacsSubject& s, const Volume<std::int16_t>& image
     tags.description = "localizer";
     tags.image_type = "ORIGINAL\\PRIMARY\\LOCALIZER";
     series(1, "localizer", "rejected", slices_of(image, mid - 1, 1, 3));
-    tags.image_type = "ORIGINAL\\PRIMARY\\M\\ND";
-    tags.mr_acquisition_type = "3D";
-    tags.scanning_sequence = "GR\\IR";
-    tags.repetition_time_ms = 2000;
-    tags.echo_time_ms = 2.9;
-    tags.description = "T1 MPRAGE 3D 1mm";
+    set_t1_mprage(tags, "T1 MPRAGE 3D 1mm");
     series(2, "target", "chosen", image);
     tags.mr_acquisition_type = "2D";
     tags.scanning_sequence = "SE";
@@ -215,24 +220,19 @@ void PacsTree::add_junk() {
   tags.study_uid = dicom::uid_from(base + 1);
   tags.series_uid = dicom::uid_from(base + 2);
   const fs::path gap = folder_for(base, base + 1, base + 2);
-  dicom::write_series(small_stack(base, 30), placement_of(small_stack(base, 30).geometry), tags, gap, base + 3);
+  const Volume<std::int16_t> gap_stack = small_stack(base, 30);
+  dicom::write_series(gap_stack, placement_of(gap_stack.geometry), tags, gap, base + 3);
   fs::remove(gap / "IM00020");
   record("extra-gap", tags.study_uid, tags.series_uid, gap, "missing_slice", "rejected");
 
   // An MR study whose PatientAge contradicts its birth and study dates.
-  tags.modality = "MR";
-  tags.image_type = "ORIGINAL\\PRIMARY\\M\\ND";
-  tags.mr_acquisition_type = "3D";
-  tags.scanning_sequence = "GR\\IR";
-  tags.repetition_time_ms = 2000;
-  tags.echo_time_ms = 2.9;
-  tags.description = "T1 MPRAGE 3D";
+  set_t1_mprage(tags, "T1 MPRAGE 3D");
   tags.patient_age = "010Y";
   tags.study_uid = dicom::uid_from(base + 4);
   tags.series_uid = dicom::uid_from(base + 5);
   const fs::path contradiction = folder_for(base, base + 4, base + 5);
-  dicom::write_series(small_stack(base + 9, 300), placement_of(small_stack(base + 9, 300).geometry), tags,
-                      contradiction, base + 6);
+  const Volume<std::int16_t> contradiction_stack = small_stack(base + 9, 300);
+  dicom::write_series(contradiction_stack, placement_of(contradiction_stack.geometry), tags, contradiction, base + 6);
   record("extra-age", tags.study_uid, tags.series_uid, contradiction, "contradictory_age", "left_out");
 
   // A truncated file: the first half of one slice, alone in its folder.
