@@ -177,18 +177,19 @@ std::variant<SliceHeader, SkippedFile> read_slice_header(const fs::path& path, T
   SliceHeader h = header_of(path, ds, site_tag);
   if (h.series_uid.empty() || h.study_uid.empty()) return SkippedFile{path, "no StudyInstanceUID or SeriesInstanceUID"};
   // The header's encoded size (explicit lengths: never more than the file holds) against the file:
-  // what remains must hold the pixel data the header announces.
+  // what remains after the pixel data element's own header (12 bytes in explicit VR, 8 in
+  // implicit) must hold the pixel data the header announces.
   const std::uint64_t file_bytes = size_of(path);
   // (The meta header's length includes the 128-byte preamble and "DICM".)
   const std::uint64_t header_bytes =
       file.getMetaInfo()->calcElementLength(EXS_LittleEndianExplicit, EET_ExplicitLength) +
-      ds.calcElementLength(ds.getOriginalXfer(), EET_ExplicitLength);
-  if (header_bytes + 12 > file_bytes)
+      ds.calcElementLength(ds.getOriginalXfer(), EET_ExplicitLength) + (syntax.isExplicitVR() ? 12 : 8);
+  if (header_bytes > file_bytes)
     return SkippedFile{path,
                        "holds no pixel data (" + (h.modality.empty() ? std::string("no modality") : h.modality) + ")"};
   if (!syntax.isEncapsulated()) {
     const std::uint64_t pixels = expected_pixel_bytes(h);
-    const std::uint64_t available = file_bytes - header_bytes - 12;
+    const std::uint64_t available = file_bytes - header_bytes;
     if (pixels > 0 && available < pixels)
       return SkippedFile{path, "truncated: " + std::to_string(available) +
                                    " bytes after the header, the pixel data needs " + std::to_string(pixels)};

@@ -3,6 +3,8 @@
 // dicom/series_writer.hpp and edited tag by tag through DCMTK to make them hostile.
 #include <dcmtk/config/osconfig.h>  // first, as DCMTK requires
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmjpls/djencode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -290,6 +292,44 @@ void expect_physically_correct(double tilt_degrees) {
 TEST(SeriesVolume, UntiltedStackIsReadExactly) { expect_physically_correct(0); }
 TEST(SeriesVolume, PositiveGantryTiltIsCorrected) { expect_physically_correct(18); }
 TEST(SeriesVolume, NegativeGantryTiltIsCorrected) { expect_physically_correct(-22); }
+
+// Re-saves every file of a folder in another transfer syntax (compressing where it asks to).
+void resave(const fs::path& folder, E_TransferSyntax syntax) {
+  static const bool registered = [] {
+    DcmRLEEncoderRegistration::registerCodecs();
+    DJLSEncoderRegistration::registerCodecs();
+    return true;
+  }();
+  ASSERT_TRUE(registered);
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    DcmFileFormat dicom;
+    ASSERT_TRUE(dicom.loadFile(entry.path().c_str()).good());
+    ASSERT_TRUE(dicom.getDataset()->chooseRepresentation(syntax, nullptr).good()) << entry.path();
+    ASSERT_TRUE(dicom.saveFile(entry.path().c_str(), syntax).good()) << entry.path();
+  }
+}
+
+// PACS exports come in implicit VR and compressed: the same slices must index (none taken for
+// truncated) and read to the same voxels.
+TEST(SeriesVolume, ImplicitVrAndCompressedSeriesReadTheSameVoxels) {
+  test::TempDir dir;
+  const WrittenSeries plain = write_ct(dir / "plain", 1, 12);
+  const WrittenSeries implicit = write_ct(dir / "implicit", 2, 12);
+  const WrittenSeries rle = write_ct(dir / "rle", 3, 12);
+  const WrittenSeries jpeg_ls = write_ct(dir / "jpeg_ls", 4, 12);
+  resave(implicit.folder, EXS_LittleEndianImplicit);
+  resave(rle.folder, EXS_RLELossless);
+  resave(jpeg_ls.folder, EXS_JPEGLSLossless);
+  const IndexResult r = index_of(dir.path());
+  EXPECT_TRUE(r.skipped.empty()) << r.skipped.front().path << ": " << r.skipped.front().reason;
+  EXPECT_EQ(r.report.size(), 4u);
+  const ImageVolume expected = io::read_image(plain.reference());
+  for (const auto* s : {&implicit, &rle, &jpeg_ls}) {
+    const ImageVolume v = io::read_image(s->reference());
+    EXPECT_EQ(v.geometry, expected.geometry) << s->folder;
+    EXPECT_EQ(v.voxels, expected.voxels) << s->folder;
+  }
+}
 
 TEST(SeriesVolume, BudgetIsCheckedBeforeTheVoxelsAreRead) {
   test::TempDir dir;
