@@ -36,6 +36,12 @@ inline std::string lowercase(std::string s) {
   return s;
 }
 
+/// ASCII upper case.
+inline std::string uppercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+  return s;
+}
+
 /// Text safe inside HTML elements and double-quoted attributes.
 inline std::string escape_html(const std::string& s) {
   std::string out;

@@ -11,17 +11,13 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "dicom/series_reference.hpp"
 
 namespace nc::dicom {
 namespace {
 
 constexpr const char* kCtImageStorage = "1.2.840.10008.5.1.4.1.1.2";
 constexpr const char* kMrImageStorage = "1.2.840.10008.5.1.4.1.1.4";
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Upper-case words of a free-text field: letters and digits, split at anything else.
 std::vector<std::string> words_of(const std::string& text) {
@@ -39,7 +35,7 @@ std::vector<std::string> words_of(const std::string& text) {
 bool any_word_starts_with(const std::vector<std::string>& words, const std::vector<std::string>& prefixes) {
   for (const auto& w : words)
     for (const auto& p : prefixes)
-      if (!p.empty() && w.starts_with(upper(p))) return true;
+      if (!p.empty() && w.starts_with(uppercase(p))) return true;
   return false;
 }
 
@@ -70,12 +66,18 @@ bool is_t1_weighted(const SliceHeader& h, const SelectionRules& rules) {
 // The first rule a series breaks, or empty when it is a candidate.
 std::string rejection(const Series& s, const SelectionRules& rules) {
   const SliceHeader& h = s.first();
+  // The UIDs and the folder go into the manifest and `run` parses them back: refuse what would
+  // not survive the trip (a hostile UID, a tab or newline in a folder name).
+  if (!is_valid_uid(s.study_uid) || !is_valid_uid(s.series_uid))
+    return "StudyInstanceUID or SeriesInstanceUID is not a valid UID (digits and dots, at most 64)";
+  if (h.path.parent_path().string().find_first_of("\t\r\n") != std::string::npos)
+    return "the folder name holds a tab or a line break";
   if (h.modality != "CT" && h.modality != "MR")
     return "modality " + (h.modality.empty() ? std::string("missing") : h.modality) + " is neither CT nor MR";
   if (rules.modality && h.modality != *rules.modality)
     return "modality " + h.modality + ", indexing " + *rules.modality + " only";
   for (const auto& type : rules.rejected_image_types)
-    if (has(h.image_type, upper(type))) return "ImageType " + upper(type);
+    if (has(h.image_type, uppercase(type))) return "ImageType " + uppercase(type);
   if (rules.require_original_primary && !(has(h.image_type, "ORIGINAL") && has(h.image_type, "PRIMARY")))
     return "ImageType is not ORIGINAL\\PRIMARY";
   if (h.sop_class_uid != kCtImageStorage && h.sop_class_uid != kMrImageStorage)
@@ -129,7 +131,7 @@ std::string lost_because(const Series& other, const Series& chosen, const Select
 // ---- the rules file ----
 
 bool parse_bool(const std::string& v, bool& out) {
-  const std::string u = upper(v);
+  const std::string u = uppercase(v);
   if (u == "TRUE" || u == "YES" || u == "1") return out = true, true;
   if (u == "FALSE" || u == "NO" || u == "0") return out = false, true;
   return false;
@@ -146,7 +148,7 @@ bool parse_double(const std::string& v, double& out) {
 bool parse_list(const std::string& v, std::vector<std::string>& out) {
   out.clear();
   for (const auto& item : split(v, ','))
-    if (const auto t = trim(item); !t.empty()) out.push_back(upper(t));
+    if (const auto t = trim(item); !t.empty()) out.push_back(uppercase(t));
   return true;
 }
 
@@ -211,7 +213,7 @@ SelectionRules read_rules(const std::filesystem::path& path, SelectionRules rule
   const std::map<std::string, Setter> setters = {
       {"modality",
        [&](const std::string& v) {
-         const std::string u = upper(v);
+         const std::string u = uppercase(v);
          if (u != "CT" && u != "MR" && u != "BOTH") return false;
          rules.modality = u == "BOTH" ? std::nullopt : std::optional<std::string>(u);
          return true;

@@ -78,14 +78,9 @@ std::optional<int> unsigned_short(DcmItem& ds, const DcmTagKey& tag) {
   return int(value);
 }
 
-std::string upper(std::string s) {
-  for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::vector<std::string> code_strings(DcmItem& ds, const DcmTagKey& tag) {
   std::vector<std::string> out;
-  for (const auto& part : split(text_value(ds, tag), '\\')) out.push_back(upper(trim(part)));
+  for (const auto& part : split(text_value(ds, tag), '\\')) out.push_back(uppercase(trim(part)));
   return out;
 }
 
@@ -109,12 +104,12 @@ SliceHeader header_of(const fs::path& path, DcmItem& ds, Tag site_tag) {
   h.sop_uid = text_value(ds, DcmTagKey(0x0008, 0x0018));
   h.study_uid = text_value(ds, DcmTagKey(0x0020, 0x000d));
   h.series_uid = text_value(ds, DcmTagKey(0x0020, 0x000e));
-  h.modality = upper(text_value(ds, DcmTagKey(0x0008, 0x0060)));
+  h.modality = uppercase(text_value(ds, DcmTagKey(0x0008, 0x0060)));
   h.image_type = code_strings(ds, DcmTagKey(0x0008, 0x0008));
   h.series_description = text_value(ds, DcmTagKey(0x0008, 0x103e));
   h.convolution_kernel = text_value(ds, DcmTagKey(0x0018, 0x1210));
-  h.mr_acquisition_type = upper(text_value(ds, DcmTagKey(0x0018, 0x0023)));
-  h.scanning_sequence = upper(text_value(ds, DcmTagKey(0x0018, 0x0020)));
+  h.mr_acquisition_type = uppercase(text_value(ds, DcmTagKey(0x0018, 0x0023)));
+  h.scanning_sequence = uppercase(text_value(ds, DcmTagKey(0x0018, 0x0020)));
   h.repetition_time_ms = decimal(ds, DcmTagKey(0x0018, 0x0080));
   h.echo_time_ms = decimal(ds, DcmTagKey(0x0018, 0x0081));
   h.slice_thickness_mm = decimal(ds, DcmTagKey(0x0018, 0x0050));
@@ -129,8 +124,8 @@ SliceHeader header_of(const fs::path& path, DcmItem& ds, Tag site_tag) {
   h.pixel_spacing_mm = decimals<2>(ds, DcmTagKey(0x0028, 0x0030));
   h.orientation = decimals<6>(ds, DcmTagKey(0x0020, 0x0037));
   h.position_mm = decimals<3>(ds, DcmTagKey(0x0020, 0x0032));
-  h.patient_sex = upper(text_value(ds, DcmTagKey(0x0010, 0x0040)));
-  h.patient_age = upper(text_value(ds, DcmTagKey(0x0010, 0x1010)));
+  h.patient_sex = uppercase(text_value(ds, DcmTagKey(0x0010, 0x0040)));
+  h.patient_age = uppercase(text_value(ds, DcmTagKey(0x0010, 0x1010)));
   h.birth_date = text_value(ds, DcmTagKey(0x0010, 0x0030));
   h.study_date = text_value(ds, DcmTagKey(0x0008, 0x0020));
   h.site = text_value(ds, key(site_tag));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "dicom/series_reference.hpp"
 #include "io/image_io.hpp"
 #include "io/tsv.hpp"
@@ -25,11 +26,6 @@ std::optional<double> parse_number(const std::string& text) {
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
   return value;
-}
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::toupper(c)); });
-  return s;
 }
 
 // scan_id names an HDF5 dataset (/labels/<scan_id>) and output files: keep it portable.
@@ -159,14 +155,14 @@ Manifest load_manifest(const fs::path& path, const ManifestOptions& options) {
       problems.add(row.line, "duplicate scan_id '" + scan.scan_id + "' (first on line " + std::to_string(it->second) + ")");
       valid = false;
     }
-    const std::string modality = upper(field(row, "modality"));
+    const std::string modality = uppercase(field(row, "modality"));
     if (modality == "CT") scan.modality = Modality::CT;
     else if (modality == "MR") scan.modality = Modality::MR;
     else {
       problems.add(row.line, "unknown modality '" + field(row, "modality") + "' (CT or MR)");
       valid = false;
     }
-    const std::string sex = upper(field(row, "sex"));
+    const std::string sex = uppercase(field(row, "sex"));
     if (sex == "M") scan.sex = Sex::M;
     else if (sex == "F") scan.sex = Sex::F;
     else {
@@ -220,7 +216,7 @@ std::vector<io::TableColumn> Manifest::table_columns() const {
     if (!numeric) {
       // Normalised spellings, so that readers compare "CT" and "M" without case games.
       if (name == "modality" || name == "sex")
-        for (auto& v : text) v = upper(v);
+        for (auto& v : text) v = uppercase(v);
       table.push_back({name, std::move(text)});
       continue;
     }

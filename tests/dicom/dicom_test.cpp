@@ -262,6 +262,16 @@ TEST(Index, HostileSeriesAreRejectedWithTheirReason) {
   EXPECT_THROW(io::read_image(series_reference_path(dir / "gap", "1.2.826.0.1.1.1")), ImageError);
 }
 
+TEST(Index, SeriesWhoseUidWouldNotSurviveTheManifestAreRejected) {
+  test::TempDir dir;
+  write_ct(dir / "s", 1, 12);
+  for (const auto& entry : fs::directory_iterator(dir / "s")) edit_tag(entry.path(), 0x0020, 0x000e, "1.2.3\tx");
+  const IndexResult r = index_of(dir.path());
+  EXPECT_TRUE(r.scans.empty());
+  ASSERT_EQ(r.report.size(), 1u);
+  EXPECT_NE(r.report[0].reason.find("not a valid UID"), std::string::npos) << r.report[0].reason;
+}
+
 // Reads a tilted stack back onto its planes' orthogonal grid and checks every interior voxel
 // against the field at the voxel's physical position: the shear must be undone, whatever its sign.
 void expect_physically_correct(double tilt_degrees) {
