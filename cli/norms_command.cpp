@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <unordered_set>
 
 #include "cli/commands.hpp"
@@ -30,8 +32,15 @@ struct BuildOptions {
   fs::path out, tsv_dir, report, compare, qc;
   std::vector<std::string> exclude;
   norms::AnalysisOptions analysis;
-  int knots = 4;
+  norms::ModelOptions model;
+  std::string family = "gaussian";
   int threads = 0;
+};
+
+struct AdaptOptions {
+  fs::path reference, controls, out;
+  std::string site, control_group = "control";
+  std::vector<std::string> exclude;
 };
 
 struct ScoreOptions {
@@ -104,13 +113,14 @@ ExitCode run_build(const BuildOptions& options) {
   if (!options.compare.empty()) compared = norms::load_cohort(options.compare, {options.exclude});
   spdlog::info("norms: {} scans pooled, read in {:.1f} s", cohort.size(), clock.seconds());
 
-  const auto result = norms::build_norms(cohort, compared ? &*compared : nullptr, options.analysis, options.knots);
-  const auto& [tables, model, reference, build_notes] = result;
+  const auto result = norms::build_norms(cohort, compared ? &*compared : nullptr, options.analysis, options.model);
+  const auto& [tables, model, reference, verdict, build_notes] = result;
   Notes notes = build_notes;
   if (!qc_account.empty()) notes.insert(notes.begin(), qc_account);
   spdlog::info("norms: statistics of {} measures in {:.1f} s", norms::measures_of(cohort).names.size(),
                clock.seconds());
   log_notes(notes);
+  if (!verdict.empty()) spdlog::info("norms: {}", verdict);
 
   auto file = io::TableFile::create(options.out);
   std::string inputs;
@@ -120,7 +130,9 @@ ExitCode run_build(const BuildOptions& options) {
       {"git_commit", kGitCommit},
       {"inputs", inputs},
       {"reference_group", reference.size() == cohort.size() ? "all scans" : options.analysis.control_group},
-      {"knots", std::to_string(options.knots)},
+      {"knots", std::to_string(options.model.knots)},
+      {"model", norms::family_name(options.model.family)},
+      {"calibration_folds", std::to_string(options.model.calibration.folds)},
       {"regression_scale", std::string(options.analysis.log_volume ? "ln volume" : "volume") + " ~ " +
                                (options.analysis.log_age ? "ln age" : "age")},
       {"created", now_iso8601()}};
@@ -142,7 +154,8 @@ ExitCode run_build(const BuildOptions& options) {
                                  compared ? &*compared : nullptr,
                                  {},
                                  notes,
-                                 provenance};
+                                 provenance,
+                                 verdict};
     for (const auto& t : tables) content.tables.push_back(&t);
     norms::write_report(content, options.report);
     spdlog::info("norms: report {}", options.report.string());
@@ -168,6 +181,50 @@ ExitCode run_score(const ScoreOptions& options) {
   return ExitCode::Ok;
 }
 
+// The new site's name: --site, else the one site of the controls' site column.
+std::string site_of_controls(const norms::Cohort& controls, const std::vector<long>& rows, const AdaptOptions& options) {
+  if (!options.site.empty()) return options.site;
+  std::set<std::string> sites;
+  for (long i : rows) sites.insert(controls.site[std::size_t(i)]);
+  if (!controls.has_site || sites.empty() || (sites.size() == 1 && sites.begin()->empty()))
+    throw UsageError(options.controls.string() + " has no site column: name the new site with --site");
+  if (sites.size() > 1)
+    throw UsageError(options.controls.string() + " holds " + std::to_string(sites.size()) +
+                     " sites; adapt takes one site's controls at a time (or name it with --site)");
+  return *sites.begin();
+}
+
+ExitCode run_adapt(const AdaptOptions& options) {
+  const auto model = [&] {
+    const auto file = io::TableFile::open(options.reference);
+    return norms::read_normative_model(file, options.reference);
+  }();
+  const auto controls = norms::load_cohort(options.controls, {options.exclude});
+  const auto rows = norms::reference_rows(controls, options.control_group);
+  const std::string site = site_of_controls(controls, rows, options);
+  Notes notes;
+  const auto adapted = norms::adapt_to_site(model, controls, rows, site, notes);
+  log_notes(notes);
+  auto file = io::TableFile::create(options.out);
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"tool_version", kVersion},
+           {"git_commit", kGitCommit},
+           {"adapted_from", options.reference.string()},
+           {"adapted_site", site},
+           {"site_controls", options.controls.string()},
+           {"created", now_iso8601()}})
+    file.set_attribute(k, v);
+  write_normative_model(adapted, file);
+  const auto effects = norms::site_effects(adapted);
+  file.write_table("/tables/site_effects", effects.columns());
+  const auto& first = adapted.fits.front();
+  spdlog::info("norms adapt: site {} from {} controls ({} effect on ln {} {:+.4f}, SE {:.4f}); wrote {}", site,
+               first.site_n[first.site_n.size() - 1], norms::family_name(adapted.family), adapted.measures.front(),
+               first.site_effect[first.site_effect.size() - 1],
+               std::sqrt(first.site_variance[first.site_variance.size() - 1]), options.out.string());
+  return ExitCode::Ok;
+}
+
 ExitCode run_agree(const AgreeOptions& options) {
   const auto threads = limit_threads(options.threads);
   const auto a = norms::load_cohort(options.a, {options.exclude});
@@ -184,7 +241,8 @@ ExitCode run_agree(const AgreeOptions& options) {
                                  &b,
                                  {&table},
                                  notes,
-                                 {{"A", options.a.string()}, {"B", options.b.string()}, {"created", now_iso8601()}}};
+                                 {{"A", options.a.string()}, {"B", options.b.string()}, {"created", now_iso8601()}},
+                                 {}};
     norms::write_report(content, options.report);
   }
   spdlog::info("agree: {} measures compared; wrote {}", table.rows.size(), options.out.string());
@@ -232,8 +290,22 @@ void add_norms_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   b->add_option("--age-bands", *bands, "Upper edges of the age bands of the descriptives (years)")
       ->capture_default_str();
-  b->add_option("--knots", build->knots, "Knots of the normative model's age spline")
+  b->add_option("--knots", build->model.knots, "Knots of the normative model's age spline")
       ->check(CLI::Range(3, 7))
+      ->capture_default_str();
+  b->add_option("--model", build->family,
+                "Normative model: gaussian (ln V ~ sex + spline(age), one spread, least squares), mixed (the same "
+                "plus a random intercept per site, REML), shash (location, log-scale and skew each ~ sex + "
+                "spline(age), sinh-arcsinh outcome, site random intercept, maximum likelihood)")
+      ->check(CLI::IsMember({"gaussian", "mixed", "shash"}))
+      ->capture_default_str();
+  b->add_option("--folds", build->model.calibration.folds,
+                "Cross-validation folds (by subject) of the calibration table; 0: none")
+      ->check(CLI::IsMember({0, 2, 3, 4, 5, 6, 7, 8, 9, 10}))
+      ->capture_default_str();
+  b->add_option("--calibration-subjects", build->model.calibration.max_subjects,
+                "Cross-validate on an even sample of at most this many reference subjects")
+      ->check(CLI::Range(std::size_t(10), std::size_t(10000000)))
       ->capture_default_str();
   b->add_flag("--log-volume", build->analysis.log_volume, "Regression on ln(volume): effects as ratios");
   b->add_flag("--log-age", build->analysis.log_age, "Regression on ln(age)");
@@ -244,6 +316,7 @@ void add_norms_command(CLI::App& app, Action& action) {
   add_exclude(b, build->exclude);
   b->callback([build, bands, &action] {
     build->analysis.age_bands = parse_bands(*bands);
+    build->model.family = norms::family_from_name(build->family);
     action = [build] { return run_build(*build); };
   });
 
@@ -260,6 +333,22 @@ void add_norms_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   add_exclude(s, score->exclude);
   s->callback([score, &action] { action = [score] { return run_score(*score); }; });
+
+  auto adapt = std::make_shared<AdaptOptions>();
+  auto* a = norms_cmd->add_subcommand(
+      "adapt", "A reference with one more site, its effect estimated from the site's controls (no refit)");
+  a->add_option("reference", adapt->reference, "NORMS.h5 built with --model mixed or shash")
+      ->required()
+      ->check(CLI::ExistingFile);
+  a->add_option("--controls", adapt->controls, "RESULTS.h5 or volumes table of the new site's scans")
+      ->required()
+      ->check(CLI::ExistingFile);
+  a->add_option("--out", adapt->out, "The adapted reference to write (ADAPTED.h5)")->required();
+  a->add_option("--site", adapt->site, "Name of the new site (default: the controls' one site)");
+  a->add_option("--control-group", adapt->control_group, "Group of the controls' group column used")
+      ->capture_default_str();
+  add_exclude(a, adapt->exclude);
+  a->callback([adapt, &action] { action = [adapt] { return run_adapt(*adapt); }; });
 }
 
 void add_agree_command(CLI::App& app, Action& action) {

@@ -26,7 +26,7 @@ ExitCode run_synth(SynthCliOptions options) {
     if (p.done % every == 0 || p.done == p.total)
       spdlog::info("synth: {}/{} {} {} ({:.1f} s)", p.done, p.total, p.scan_id, p.modality, p.seconds);
   });
-  spdlog::info("synth: wrote {} in {}", options.synth.volumes_only ? "effects.tsv and true_volumes.tsv" : "manifest.tsv, effects.tsv, true_volumes.tsv and the images",
+  spdlog::info("synth: wrote {} in {}", options.synth.volumes_only ? "effects.tsv, sites.tsv and true_volumes.tsv" : "manifest.tsv, effects.tsv, sites.tsv, true_volumes.tsv and the images",
                options.synth.out_dir.string());
   return ExitCode::Ok;
 }
@@ -49,6 +49,20 @@ void add_synth_command(CLI::App& app, Action& action) {
   cmd->add_option("--format", options->format,
                   "nifti, or dicom: also the same scans as a PACS-like DICOM tree in dicom/ (dicom_truth.tsv)")
       ->check(CLI::IsMember({"nifti", "dicom"}, CLI::ignore_case))
+      ->capture_default_str();
+  cmd->add_option("--sites", options->synth.sites, "Number of sites (A, B, C, …) the subjects come from")
+      ->check(CLI::Range(1, 26))
+      ->capture_default_str();
+  cmd->add_option("--site-sd", options->synth.model.site_sd,
+                  "SD of the planted per-site offsets of ln(volume) (sites.tsv has them)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--spread-ratio", options->synth.model.spread_ratio,
+                  "Between-subject SD at the youngest age over that at the oldest")
+      ->check(CLI::Range(0.1, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--skew", options->synth.model.skew, "Sinh-arcsinh skew of the subject noise (> 0: right tail)")
+      ->check(CLI::Range(-2.0, 2.0))
       ->capture_default_str();
   cmd->add_flag("--volumes-only", options->synth.volumes_only,
                 "Write only effects.tsv and true_volumes.tsv (label maps counted on a coarse grid, no images)");

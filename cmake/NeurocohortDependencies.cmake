@@ -9,6 +9,7 @@ find_package(ZLIB REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(Boost 1.74 REQUIRED)  # header-only Boost.Math distributions
+find_package(NLopt REQUIRED CONFIG)  # the normative models' maximum-likelihood fits
 if(NEUROCOHORT_MPI)
   find_package(MPI REQUIRED COMPONENTS C)
 endif()

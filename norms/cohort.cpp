@@ -19,7 +19,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Columns of the manifest and of the results record: never regions.
 const std::set<std::string> kReservedColumns = {"scan_id", "image",  "modality", "age",    "sex",     "group", "site",
-                                                "labels",  "status", "error",    "icv_ml", "seconds", "host",  "rank"};
+                                                "labels",  "status", "error",    "icv_ml", "seconds", "host",  "rank",
+                                                "subject"};
 
 bool is_missing(const std::string& field) {
   return field.empty() || field == "n/a" || field == "NA" || field == "NaN" || field == "nan";
@@ -88,6 +89,7 @@ Cohort load_results(const fs::path& path) {
   const auto group = has("group") ? read_as_text(store, "group") : empty;
   const auto site = has("site") ? read_as_text(store, "site") : empty;
   const auto modality = has("modality") ? read_as_text(store, "modality") : empty;
+  const auto subject = has("subject") ? read_as_text(store, "subject") : store.scan_ids();
   const auto& metrics = store.metric_names();
   if (std::find(metrics.begin(), metrics.end(), "volume_ml") == metrics.end())
     throw Error(path.string() + ": the results have no /metrics/volume_ml");
@@ -124,6 +126,7 @@ Cohort load_results(const fs::path& path) {
     c.group.push_back(group[i]);
     c.site.push_back(site[i]);
     c.modality.push_back(modality[i]);
+    c.subject.push_back(subject[i].empty() ? c.scan_id.back() : subject[i]);
     c.icv_ml.push_back(checked_volume(icv[i], path.string() + ": scan " + c.scan_id.back() + " icv_ml"));
     for (std::size_t r = 0; r < regions; ++r) {
       c.volume_ml(long(k), long(r)) =
@@ -168,7 +171,7 @@ Cohort load_volumes_table(const fs::path& path, const LoadOptions& options) {
   c.sources = {path.string()};
   for (long j : region_columns) c.regions.push_back(measure_from_name(table.header[std::size_t(j)]));
   const long status = column("status"), group = column("group"), site = column("site"), modality = column("modality"),
-             icv = column("icv_ml");
+             icv = column("icv_ml"), subject = column("subject");
   std::vector<const io::TsvRow*> rows;
   for (const auto& row : table.rows) {
     if (status >= 0 && row.fields[std::size_t(status)] != "ok") {
@@ -191,6 +194,7 @@ Cohort load_volumes_table(const fs::path& path, const LoadOptions& options) {
     c.group.push_back(field(row, group));
     c.site.push_back(field(row, site));
     c.modality.push_back(field(row, modality));
+    c.subject.push_back(field(row, subject).empty() ? c.scan_id.back() : field(row, subject));
     const auto icv_value = icv >= 0 ? parse_number(field(row, icv)) : std::optional<double>(kNaN);
     if (!icv_value) throw Error(where + ": icv_ml is not a number");
     c.icv_ml.push_back(checked_volume(*icv_value, where + " icv_ml"));
@@ -264,6 +268,7 @@ Cohort without_scans(const Cohort& cohort, const std::vector<std::string>& scan_
   pick(out.group);
   pick(out.site);
   pick(out.modality);
+  pick(out.subject);
   pick(out.age);
   pick(out.icv_ml);
   out.volume_ml = cohort.volume_ml(keep, Eigen::all);
@@ -313,6 +318,7 @@ Cohort pool(std::vector<Cohort> parts) {
     append(all.group, part.group);
     append(all.site, part.site);
     append(all.modality, part.modality);
+    append(all.subject, part.subject);
     append(all.age, part.age);
     append(all.icv_ml, part.icv_ml);
     append(all.sources, part.sources);

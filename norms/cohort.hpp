@@ -22,6 +22,9 @@ struct Measure {
 
 struct Cohort {
   std::vector<std::string> scan_id, sex, group, site, modality;  ///< group/site/modality empty when absent
+  /// The `subject` column (one child scanned twice keeps one subject), else the scan_id:
+  /// cross-validation folds hold out whole subjects.
+  std::vector<std::string> subject;
   std::vector<double> age, icv_ml;                               ///< icv_ml NaN when absent
   bool has_group = false, has_site = false, has_modality = false, has_icv = false;
   std::vector<Measure> regions;

@@ -143,12 +143,11 @@ void plot_volume_against_age(Plotter& plotter, const std::string& id, const Coho
     const std::size_t index = std::size_t(k - model->measures.begin());
     for (const bool is_male : {false, true}) {
       std::vector<std::vector<double>> curve;
-      const double low = model->age_min[index], high = model->age_max[index];
+      const double low = model->fits[index].age_min, high = model->fits[index].age_max;
       for (int step = 0; step <= 100; ++step) {
         const double age = low + (high - low) * step / 100.0;
-        const auto p = model->predict(index, age, is_male);
-        curve.push_back({age, std::exp(p.log_mean), std::exp(p.log_mean - 1.96 * p.se_obs),
-                         std::exp(p.log_mean + 1.96 * p.se_obs)});
+        const Shash p = model->predict(index, age, is_male, -1);  // a site at the mean (a new one)
+        curve.push_back({age, std::exp(p.at_z(0)), std::exp(p.at_z(-1.96)), std::exp(p.at_z(1.96))});
       }
       const std::string name = is_male ? "curveM" : "curveF";
       const std::string colour = is_male ? kMaleColour : kFemaleColour;
@@ -159,6 +158,24 @@ void plot_volume_against_age(Plotter& plotter, const std::string& id, const Coho
     }
   }
   s << plot << "\n";
+}
+
+// Observed against expected share of held-out scans below each centile, one line per model.
+void plot_calibration(Plotter& plotter, const Table& coverage) {
+  std::ostream& s = plotter.begin("calibration");
+  std::map<std::string, std::vector<std::vector<double>>> lines;
+  const std::size_t model = coverage.column("model"), expected = coverage.column("expected"),
+                    observed = coverage.column("observed");
+  for (const auto& row : coverage.rows)
+    lines[std::get<std::string>(row[model])].push_back(
+        {100 * std::get<double>(row[expected]), 100 * std::get<double>(row[observed])});
+  std::string plot = "plot x with lines dt 2 lc rgb '#888888' title 'ideal'";
+  for (const auto& [name, points] : lines) {
+    data_block(s, "c_" + name, points);
+    plot += ", $c_" + name + " using 1:2 with lines lw 2 title " + quoted(name);
+  }
+  s << "set title 'calibration (held out)'\nset xlabel 'centile'\nset ylabel 'observed % below'\n"
+    << "set xrange [0:100]\nset yrange [0:100]\n" << plot << "\n";
 }
 
 void plot_asymmetry(Plotter& plotter, const Table& asymmetry) {
@@ -280,11 +297,14 @@ void write_report(const ReportContent& content, const fs::path& out) {
   }
   const Table* asymmetry_table = nullptr;
   const Table* agreement_table = nullptr;
+  const Table* coverage_table = nullptr;
   for (const Table* t : content.tables) {
     if (t->name == "asymmetry" && !t->rows.empty()) asymmetry_table = t;
+    if (t->name == "coverage" && !t->rows.empty()) coverage_table = t;
     if (t->name == "agreement" && !t->rows.empty()) agreement_table = t;
   }
   if (asymmetry_table) plot_asymmetry(plotter, *asymmetry_table);
+  if (coverage_table) plot_calibration(plotter, *coverage_table);
   if (agreement_table && content.compared) {
     const MeasureSet compared = measures_of(*content.compared);
     const std::size_t measure_column = agreement_table->column("measure");
@@ -319,12 +339,19 @@ void write_report(const ReportContent& content, const fs::path& out) {
     html << "</dl>\n";
   }
   html << "<h2>Volume against age</h2>\n<p>Points: scans (at most " << kMaxPlottedScans
-       << " per plot). Lines: the normative median by sex; bands: its 2.5th to 97.5th centiles.</p>\n"
+       << " per plot). Lines: the normative median by sex; bands: its 2.5th to 97.5th centiles"
+       << (content.model ? " (" + family_name(content.model->family) + " model, at a site of mean effect)" : "")
+       << ".</p>\n"
        << plots(age_plots);
+  if (coverage_table)
+    html << "<h2>Calibration</h2>\n<p>Cross-validated, whole subjects held out: the share of held-out scans "
+            "below each centile, averaged over the measures. "
+         << escape_html(content.verdict) << ".</p>\n"
+         << plots({"calibration"});
   if (asymmetry_table) html << "<h2>Asymmetry</h2>\n" << plots({"asymmetry"});
   if (!agreement_plots.empty()) html << "<h2>Agreement (Bland-Altman)</h2>\n" << plots(agreement_plots);
-  for (const Table* t : content.tables)
-    if (!t->rows.empty()) html << html_table(*t);
+  for (const Table* t : content.tables)  // coverage is the calibration plot
+    if (!t->rows.empty() && t != coverage_table) html << html_table(*t);
   if (!content.notes.empty()) {
     html << "<h2>Notes</h2>\n<ul class=\"notes\">";
     for (const auto& n : content.notes) html << "<li>" << escape_html(n) << "</li>";

@@ -2,7 +2,8 @@
 /// \file
 /// The normative report: one self-contained HTML file with the cohort's composition, the
 /// tables and SVG plots drawn by gnuplot (volume against age by sex with the normative
-/// median and centile band, asymmetry indices, Bland–Altman plots when a comparison exists).
+/// median and centile band, asymmetry indices, the models' calibration, Bland–Altman plots
+/// when a comparison exists).
 
 #include <filesystem>
 #include <string>
@@ -23,6 +24,7 @@ struct ReportContent {
   std::vector<const Table*> tables;       ///< shown in this order; empty tables are left out
   Notes notes;
   std::vector<std::pair<std::string, std::string>> provenance;  ///< shown as a definition list
+  std::string verdict;  ///< which model family fitted better (calibration section)
 };
 
 /// Scatter plots show at most this many scans per measure (an even sample).

@@ -10,7 +10,7 @@ packages=(
   dpkg-dev binutils
   # libraries the project links
   libinsighttoolkit5-dev libdcmtk-dev libhdf5-dev libopenmpi-dev openmpi-bin libtorch-dev libtbb-dev libssl-dev
-  libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev zlib1g-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev libnlopt-dev zlib1g-dev
   libjemalloc-dev libdeflate-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (tests/fuzz)

@@ -4,7 +4,11 @@
 ///
 /// Model, per subject and study region r (natural log of the volume in mL):
 ///   log V_r = base_r + intercept + age · ln(age in years) + male · [sex = M]
-///             + patient · [group = patient] + ε_subject + asym_r + ε_r
+///             + patient · [group = patient] + o_site + ε_subject + asym_r + ε_r
+/// with o_site a site offset drawn once per site from N(0, site_sd²), and ε_subject of SD
+/// subject_sd · spread_ratio^((mid age − age) / age range), right-skewed for skew > 0 (a
+/// standardised sinh-arcsinh transform of a normal draw); the defaults (0, 1, 0) give no site
+/// effect, one spread and normal noise.
 /// where base_r is the atlas's log volume, averaged over the two hemispheres for lobes (so
 /// Colin27's own asymmetries are replaced by the planted ones) and asym_r = ±asymmetry/2.
 /// The global part (all but asym_r + ε_r) scales the whole head about the brain centre, so
@@ -32,7 +36,10 @@ struct PlantedModel {
   double age_per_ln_year = 0.17;           ///< growth: V ∝ age^0.17 (doubles from 0.5 to ~30 y)
   double male = 0.0723;                    ///< ln 1.075
   double patient = -0.0834;                ///< ln 0.92
-  double subject_sd = 0.05;                ///< between-subject log-volume SD (whole brain)
+  double subject_sd = 0.05;                ///< between-subject log-volume SD (whole brain), at the mid age
+  double site_sd = 0;                      ///< SD of the per-site log-volume offsets
+  double spread_ratio = 1;                 ///< subject SD at the youngest age over that at the oldest
+  double skew = 0;                         ///< sinh-arcsinh ε of the subject noise (> 0: right tail)
   double region_sd = 0.02;                 ///< extra per-region log-volume SD
   /// Planted log(V_left / V_right) per lobe, split ±half between the hemispheres.
   double asymmetry_frontal = 0.04, asymmetry_temporal = 0.05;

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "io/image_io.hpp"
+#include "norms/shash.hpp"
 #include "synth/pacs_tree.hpp"
 #include "synth/splitmix.hpp"
 #include "synth/warp_field.hpp"
@@ -22,7 +23,7 @@ namespace fs = std::filesystem;
 
 constexpr double kMinAgeYears = 0.5, kMaxAgeYears = 11.0;
 constexpr double kMaleShare = 0.55, kPatientShare = 1.0 / 3.0;
-constexpr const char* kSites[] = {"A", "B", "C"};
+constexpr int kMaxSites = 26;  // named A … Z
 
 // CT: 512 × 512 × ~250 at 0.45 × 0.45 × 0.625 mm, noise about 5 HU, some with gantry tilt.
 constexpr std::int64_t kCtInPlane = 512;
@@ -73,8 +74,31 @@ std::string scan_id_of(int index) {
   return id.str();
 }
 
+// The planted offset of each site: its own random stream, so that the subjects' draws do not
+// depend on the site settings.
+std::vector<double> draw_site_offsets(const SynthOptions& options) {
+  std::mt19937_64 rng(splitmix(options.seed ^ 0x517E0FF5E7ULL));
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<double> offsets;
+  for (int g = 0; g < options.sites; ++g) offsets.push_back(options.model.site_sd * normal(rng));
+  return offsets;
+}
+
+std::string site_name(int index) { return std::string(1, char('A' + index)); }
+
+// The subject noise of anatomy.hpp: SD subject_sd · spread_ratio^((mid − age)/range), and a
+// sinh-arcsinh transform of the normal draw, standardised to mean 0 and SD 1, when skewed.
+double subject_noise(const PlantedModel& model, double age_years, double normal_draw) {
+  const double mid = 0.5 * (kMinAgeYears + kMaxAgeYears), range = kMaxAgeYears - kMinAgeYears;
+  const double sd = model.subject_sd * std::pow(model.spread_ratio, (mid - age_years) / range);
+  if (model.skew == 0) return sd * normal_draw;
+  const norms::Shash skewed{0, 1, model.skew, 1};
+  return sd * (skewed.at_z(normal_draw) - skewed.mean()) / std::sqrt(skewed.variance());
+}
+
 // `offsets`: regional log-volume offsets that move the atlas onto base_r (see anatomy.hpp).
-Subject draw_subject(const SynthOptions& options, int index, const std::array<double, kRegions>& offsets) {
+Subject draw_subject(const SynthOptions& options, int index, const std::array<double, kRegions>& offsets,
+                     const std::vector<double>& site_offsets) {
   const PlantedModel& model = options.model;
   std::mt19937_64 rng(splitmix(options.seed * 1000003ULL + std::uint64_t(index)));
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
@@ -85,10 +109,11 @@ Subject draw_subject(const SynthOptions& options, int index, const std::array<do
   s.age_years = kMinAgeYears + (kMaxAgeYears - kMinAgeYears) * uniform(rng);
   s.male = uniform(rng) < kMaleShare;
   s.patient = uniform(rng) < kPatientShare;
-  s.site = kSites[std::size_t(uniform(rng) * 3) % 3];
+  const int site = int(uniform(rng) * options.sites) % options.sites;
+  s.site = site_name(site);
   s.anatomy.global_log_volume = model.intercept + model.age_per_ln_year * std::log(s.age_years) +
                                 (s.male ? model.male : 0.0) + (s.patient ? model.patient : 0.0) +
-                                model.subject_sd * normal(rng);
+                                site_offsets[std::size_t(site)] + subject_noise(model, s.age_years, normal(rng));
   const auto asym = model.regional_asymmetry();
   for (std::size_t r = 0; r < kRegions; ++r)
     s.anatomy.regional_log_volume[r] = offsets[r] + asym[r] + model.region_sd * normal(rng);
@@ -223,6 +248,12 @@ std::ofstream open_output(const fs::path& path) {
   return out;
 }
 
+void write_site_offsets(const fs::path& path, const std::vector<double>& offsets) {
+  auto out = open_output(path);
+  out << "site\toffset_log\n";
+  for (std::size_t g = 0; g < offsets.size(); ++g) out << site_name(int(g)) << '\t' << fixed(offsets[g], 8) << '\n';
+}
+
 void write_effects(const fs::path& path, const PlantedModel& model, const Atlas& atlas) {
   auto out = open_output(path);
   out << "region\tlabel\themisphere\tatlas_volume_ml\tbase_log_ml\tintercept\tage_per_ln_year\tmale\tpatient\t"
@@ -263,6 +294,7 @@ void create_folder(const fs::path& folder) {
 
 void generate_cohort(const SynthOptions& options, const std::function<void(const SynthProgress&)>& progress) {
   if (options.subjects < 1) throw UsageError("synth: --n must be at least 1");
+  if (options.sites < 1 || options.sites > kMaxSites) throw UsageError("synth: --sites must be 1 to 26");
   if (!(options.volumes_grid_mm >= 0.5 && options.volumes_grid_mm <= 4.0))
     throw UsageError("synth: the volumes grid must be between 0.5 and 4 mm");
   create_folder(options.out_dir);
@@ -280,6 +312,8 @@ void generate_cohort(const SynthOptions& options, const std::function<void(const
   }
   const Calibration calibration(atlas, mean_effects);
   write_effects(options.out_dir / "effects.tsv", options.model, atlas);
+  const auto site_offsets = draw_site_offsets(options);
+  write_site_offsets(options.out_dir / "sites.tsv", site_offsets);
 
   std::ofstream manifest;
   if (!options.volumes_only) {
@@ -295,7 +329,7 @@ void generate_cohort(const SynthOptions& options, const std::function<void(const
 
   for (int index = 0; index < options.subjects; ++index) {
     const auto start = std::chrono::steady_clock::now();
-    const Subject s = draw_subject(options, index, atlas_offsets);
+    const Subject s = draw_subject(options, index, atlas_offsets, site_offsets);
     const BackwardMap map(atlas, s.anatomy, calibration.inputs_for(s.anatomy.regional_log_volume));
     const char* modality = s.ct ? "CT" : "MR";
     const char* sex = s.male ? "M" : "F";

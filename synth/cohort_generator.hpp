@@ -2,7 +2,7 @@
 /// \file
 /// `neurocohort synth`: a synthetic pediatric cohort built from real anatomy (Colin27 + AAL),
 /// with planted effects of age, sex, group and hemisphere, written as NIfTI scans, label maps
-/// and brain masks plus manifest.tsv, effects.tsv and true_volumes.tsv.
+/// and brain masks plus manifest.tsv, effects.tsv, sites.tsv and true_volumes.tsv.
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +25,7 @@ struct SynthOptions {
   std::filesystem::path template_dir = kDefaultTemplateDir;
   PlantedModel model;
   double oblique_fraction = 0.3;  ///< share of CT scans acquired with a gantry tilt
+  int sites = 3;                  ///< sites A, B, C, …; each subject's drawn evenly
   ImageFormat format = ImageFormat::Nifti;
   /// Write only effects.tsv and true_volumes.tsv, counting each subject's volumes on label
   /// maps rendered on an isotropic `volumes_grid_mm` grid: the planted model for hundreds
