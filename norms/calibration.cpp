@@ -48,12 +48,16 @@ double normal_log_density(double y, double mean, double variance) {
   return -0.5 * (std::log(2 * M_PI * variance) + (y - mean) * (y - mean) / variance);
 }
 
-FoldResult cross_validate_one(ModelFamily family, const NormativeModel& shape, const Cohort& c, const MeasureSet& measures,
-                        std::size_t m, const std::vector<std::vector<long>>& fold_rows) {
+// `warm`: the full reference's fit of this family, or nullptr; it starts the first fold's
+// optimiser, and each fold's fit the next one's.
+FoldResult cross_validate_one(ModelFamily family, const NormativeModel& shape, const Cohort& c,
+                              const MeasureSet& measures, std::size_t m,
+                              const std::vector<std::vector<long>>& fold_rows, const MeasureFit* warm) {
   FoldResult cell;
   HeldOut out;
   const int folds = int(fold_rows.size());
-  std::optional<MeasureFit> previous;  // each fold's fit starts the next one's optimiser
+  std::optional<MeasureFit> previous;
+  if (warm) previous = *warm;
   for (int k = 0; k < folds; ++k) {
     std::vector<long> train;
     for (int j = 0; j < folds; ++j)
@@ -195,7 +199,9 @@ Calibration cross_validate(const Cohort& c, const MeasureSet& measures, const st
   std::vector<FoldResult> result(cells);
   tbb::parallel_for(std::size_t(0), cells, [&](std::size_t k) {
     const std::size_t m = k / families.size(), f = k % families.size();
-    result[k] = cross_validate_one(families[f], shapes[f], c, measures, measure_index[m], folds);
+    const bool same = families[f] == model.family && shapes[f].sites == model.sites;
+    result[k] = cross_validate_one(families[f], shapes[f], c, measures, measure_index[m], folds,
+                                   same ? &model.fits[m] : nullptr);
   });
 
   std::map<ModelFamily, std::vector<Metrics>> by_family;

@@ -80,7 +80,7 @@ std::vector<double> draw_site_offsets(const SynthOptions& options) {
   std::mt19937_64 rng(splitmix(options.seed ^ 0x517E0FF5E7ULL));
   std::normal_distribution<double> normal(0.0, 1.0);
   std::vector<double> offsets;
-  for (int g = 0; g < options.sites; ++g) offsets.push_back(options.model.site_sd * normal(rng));
+  for (int g = 0; g < options.sites; ++g) offsets.push_back(options.model.site_sd * normal(rng) + 0.0);  // no "-0"
   return offsets;
 }
 
