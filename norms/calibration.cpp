@@ -148,19 +148,26 @@ std::vector<std::vector<long>> folds_of(const Cohort& c, const std::vector<long>
   return folds;
 }
 
-std::string verdict_of(const std::map<ModelFamily, std::vector<Metrics>>& by_family, std::size_t measures) {
+// Metrics per family and measure, for the families compared on the measures they all fitted.
+using MetricsByFamily = std::map<ModelFamily, std::map<std::string, Metrics>>;
+
+std::string verdict_of(const MetricsByFamily& by_family) {
+  std::set<std::string> common;
+  for (const auto& [measure, m] : by_family.begin()->second) common.insert(measure);
+  for (const auto& [family, metrics] : by_family)
+    for (auto it = common.begin(); it != common.end();) it = metrics.count(*it) ? std::next(it) : common.erase(it);
+  if (common.empty()) return "no measure could be cross-validated with every model family";
   std::string text;
   ModelFamily best = ModelFamily::Gaussian;
   double best_mace = HUGE_VAL;
   for (const auto& [family, metrics] : by_family) {
-    if (metrics.size() != measures) continue;  // a family some measure could not fit is not compared
     double mace = 0, msll = 0;
-    for (const auto& m : metrics) {
-      mace += m.mace;
-      msll += m.msll;
+    for (const auto& measure : common) {
+      mace += metrics.at(measure).mace;
+      msll += metrics.at(measure).msll;
     }
-    mace /= double(metrics.size());
-    msll /= double(metrics.size());
+    mace /= double(common.size());
+    msll /= double(common.size());
     text += fmt::format("{}{}: mean absolute centile error {:.4f}, MSLL {:.4f}", text.empty() ? "" : "; ",
                         family_name(family), mace, msll);
     if (mace < best_mace) {
@@ -168,9 +175,8 @@ std::string verdict_of(const std::map<ModelFamily, std::vector<Metrics>>& by_fam
       best = family;
     }
   }
-  if (text.empty()) return "no model family could be cross-validated on every measure";
-  return fmt::format("held out ({}): {} fitted best by the mean absolute centile error over the measures", text,
-                     family_name(best));
+  return fmt::format("held out ({} over {} measures): {} fitted best by the mean absolute centile error", text,
+                     common.size(), family_name(best));
 }
 
 }  // namespace
@@ -204,7 +210,8 @@ Calibration cross_validate(const Cohort& c, const MeasureSet& measures, const st
                                    same ? &model.fits[m] : nullptr);
   });
 
-  std::map<ModelFamily, std::vector<Metrics>> by_family;
+  MetricsByFamily by_family;
+  std::map<ModelFamily, int> covered;
   std::map<ModelFamily, std::vector<double>> coverage_sum;
   for (std::size_t k = 0; k < cells; ++k) {
     const std::string& measure = model.measures[k / families.size()];
@@ -215,7 +222,8 @@ Calibration cross_validate(const Cohort& c, const MeasureSet& measures, const st
       continue;
     }
     const Metrics m = metrics_of(*cell.held_out);
-    by_family[family].push_back(m);
+    by_family[family][measure] = m;
+    ++covered[family];
     auto& sum = coverage_sum[family];
     sum.resize(kCentiles, 0);
     const auto below = coverage_of(*cell.held_out);
@@ -226,8 +234,8 @@ Calibration cross_validate(const Cohort& c, const MeasureSet& measures, const st
   for (const auto& [family, sum] : coverage_sum)
     for (int q = 1; q <= kCentiles; ++q)
       out.coverage.rows.push_back({family_name(family), double(q), q / 100.0,
-                                   sum[std::size_t(q - 1)] / double(by_family[family].size())});
-  out.verdict = verdict_of(by_family, measure_index.size());
+                                   sum[std::size_t(q - 1)] / double(covered[family])});
+  if (!by_family.empty()) out.verdict = verdict_of(by_family);
   return out;
 }
 

@@ -176,6 +176,10 @@ Design measure_design(const NormativeModel& shape, const Cohort& c, const Measur
 
 std::optional<MeasureFit> fit_measure(ModelFamily family, const Design& design, std::string& why,
                                       const MeasureFit* warm) {
+  if (design.y.size() > 0 && design.y.maxCoeff() == design.y.minCoeff()) {
+    why = "the volume is constant";  // ln V rounds its mean: least squares may not see it
+    return std::nullopt;
+  }
   const OlsFit least_squares = ols(design.x, design.y);
   if (!least_squares.ok()) {
     why = least_squares.why;
@@ -209,18 +213,26 @@ std::optional<MeasureFit> fit_measure(ModelFamily family, const Design& design, 
   }
   if (family == ModelFamily::Mixed) return f;
 
-  ShashFit start;
-  start.location = f.location;
-  start.log_scale = Eigen::VectorXd::Zero(design.x.cols());
-  start.log_scale[0] = std::log(f.sigma);
-  start.site_effect = f.site_effect;
-  if (warm && warm->skew.size() == design.x.cols()) {
+  const auto gaussian_start = [&] {
+    ShashFit start;
+    start.location = f.location;
+    start.log_scale = Eigen::VectorXd::Zero(design.x.cols());
+    start.log_scale[0] = std::log(f.sigma);
+    start.site_effect = f.site_effect;
+    return start;
+  };
+  ShashFit start = gaussian_start();
+  const bool warmed = warm && warm->skew.size() == design.x.cols();
+  if (warmed) {
     start.location = warm->location;
     start.log_scale = warm->log_scale;
     start.skew = warm->skew;
     start.log_tail = warm->log_tail;
   }
-  const ShashFit shash = fit_shash(design, f.site_sd * f.site_sd, start);
+  const double tau2 = f.site_sd * f.site_sd;
+  ShashFit shash = fit_shash(design, tau2, start);
+  // A warm start far from this data's optimum can stall the line search: start again cold.
+  if (!shash.ok() && warmed) shash = fit_shash(design, tau2, gaussian_start());
   if (!shash.ok()) {
     why = shash.why;
     return std::nullopt;

@@ -16,6 +16,12 @@ constexpr double kMaxArgument = 300;
 // Subsampled first fit: on cohorts larger than kSubsampleAbove rows, the optimiser first
 // runs on about kSubsampleRows of them (every k-th row), then refines on all rows from there.
 constexpr long kSubsampleAbove = 12000, kSubsampleRows = 5000;
+// ln δ = kMaxLogTail · tanh(θ_d): the tail weight stays within [e^−2, e^2]. Beyond it a fit
+// only chases a few extreme values (a cross-validation fold of a few hundred scans can push δ
+// towards a two-point distribution), and held-out values then get absurd densities.
+constexpr double kMaxLogTail = 2;
+double log_tail_of(double theta_d) { return kMaxLogTail * std::tanh(theta_d); }
+
 // Rows per pass of the vectorised likelihood: its workspace (16 arrays) stays in the L2 cache.
 constexpr long kChunkRows = 2048;
 // Converged when no gradient component of the mean negative log-likelihood exceeds this.
@@ -85,7 +91,7 @@ double location_information_of(const Terms<double>& t, double sigma, double delt
   return -dg_dr / (sigma * sigma);
 }
 
-// The optimiser's view: θ = [ã, b̃, c̃ (p each), d, ũ (sites, when τ² > 0)] on a whitened
+// The optimiser's view: θ = [ã, b̃, c̃ (p each), θ_d, ũ (sites, when τ² > 0)] on a whitened
 // design X̃ = X R⁻¹ (X = QR, so X̃'X̃ = nI), with the location and the site effects in units
 // of the start's residual SD: a = R⁻¹ ã · unit, b = R⁻¹ b̃, c = R⁻¹ c̃, u = ũ · unit. The
 // log-likelihood's curvature is then about the same in every direction, and L-BFGS needs a
@@ -112,7 +118,7 @@ double penalised_log_likelihood(Problem& problem, const double* theta, double* g
   const long n = d.x.rows(), p = problem.p();
   Eigen::MatrixXd coefficients = Eigen::Map<const Eigen::MatrixXd>(theta, p, 3);
   coefficients.col(0) *= problem.unit;
-  const double log_delta = theta[3 * p], delta = std::exp(log_delta);
+  const double log_delta = log_tail_of(theta[3 * p]), delta = std::exp(log_delta);
   Eigen::VectorXd u = Eigen::VectorXd::Zero(d.sites);
   if (problem.free_sites) u = problem.unit * Eigen::Map<const Eigen::VectorXd>(theta + 3 * p + 1, d.sites);
   Eigen::MatrixXd& eta = problem.eta;
@@ -153,7 +159,8 @@ double penalised_log_likelihood(Problem& problem, const double* theta, double* g
     Eigen::Map<Eigen::MatrixXd> g(gradient, p, 3);
     g.noalias() = d.x.transpose() * derivative;
     g.col(0) *= problem.unit;
-    gradient[3 * p] = d_log_delta;
+    const double bounded = std::tanh(theta[3 * p]);
+    gradient[3 * p] = d_log_delta * kMaxLogTail * (1 - bounded * bounded);
     if (problem.free_sites)
       for (int k = 0; k < d.sites; ++k) gradient[3 * p + 1 + k] = problem.unit * d_site[k];
   }
@@ -262,7 +269,7 @@ ShashFit fit_shash(const Design& raw, double site_variance, const ShashFit& star
   theta.segment(0, p) = r * start.location / unit;
   theta.segment(p, p) = r * start.log_scale;
   if (start.skew.size() == p) theta.segment(2 * p, p) = r * start.skew;
-  theta[3 * p] = start.log_tail;
+  theta[3 * p] = std::atanh(std::clamp(start.log_tail / kMaxLogTail, -0.99, 0.99));
   if (free_sites) theta.tail(sites) = start.site_effect / unit;
 
   ShashFit fit;
@@ -282,7 +289,7 @@ ShashFit fit_shash(const Design& raw, double site_variance, const ShashFit& star
   fit.location = to_raw(theta.segment(0, p) * unit);
   fit.log_scale = to_raw(theta.segment(p, p));
   fit.skew = to_raw(theta.segment(2 * p, p));
-  fit.log_tail = theta[3 * p];
+  fit.log_tail = log_tail_of(theta[3 * p]);
   fit.site_effect = Eigen::VectorXd::Zero(sites);
   fit.site_variance = Eigen::VectorXd::Zero(sites);
   Eigen::VectorXd information = Eigen::VectorXd::Zero(sites);
