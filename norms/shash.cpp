@@ -101,7 +101,6 @@ struct Problem {
   double site_variance;
   bool free_sites;
   double unit;
-  int evaluations = 0;
   Eigen::MatrixXd eta, derivative;  ///< per-row workspace, kept across evaluations (no page faults)
   Eigen::ArrayXd location;
   Terms<Eigen::ArrayXd> terms;
@@ -171,7 +170,6 @@ double penalised_log_likelihood(Problem& problem, const double* theta, double* g
 // tolerances mean the same at every cohort size).
 double nlopt_objective(unsigned dimension, const double* theta, double* gradient, void* data) {
   auto& problem = *static_cast<Problem*>(data);
-  ++problem.evaluations;
   const double n = double(problem.design.x.rows());
   const double value = penalised_log_likelihood(problem, theta, gradient);
   if (!std::isfinite(value)) {
@@ -250,11 +248,6 @@ double Shash::variance() const {
   return scale * scale * (m2 - m1 * m1);
 }
 
-Shash ShashFit::at(const Eigen::VectorXd& x, int site) const {
-  const double u = site >= 0 && site < site_effect.size() ? site_effect[site] : 0.0;
-  return {x.dot(location) + u, std::exp(x.dot(log_scale)), x.dot(skew), std::exp(log_tail)};
-}
-
 ShashFit fit_shash(const Design& raw, double site_variance, const ShashFit& start) {
   const long p = raw.x.cols(), sites = raw.sites;
   const bool free_sites = sites > 0 && site_variance > 0;
@@ -273,19 +266,16 @@ ShashFit fit_shash(const Design& raw, double site_variance, const ShashFit& star
   if (free_sites) theta.tail(sites) = start.site_effect / unit;
 
   ShashFit fit;
-  int evaluations = 0;
   const bool warm = start.skew.size() == p;  // already near the optimum: no subsampled first fit
   if (design.x.rows() > kSubsampleAbove && !warm) {
     const Design sub = every_kth_row(design, design.x.rows() / kSubsampleRows);
-    Problem first{sub, site_variance, free_sites, unit, 0, {}, {}, {}, {}};
+    Problem first{sub, site_variance, free_sites, unit, {}, {}, {}, {}};
     Eigen::VectorXd guess = theta;
     // A failed first fit only costs its evaluations: the full fit then starts where it began.
     if (maximise(first, guess).empty()) theta = guess;
-    evaluations += first.evaluations;
   }
-  Problem problem{design, site_variance, free_sites, unit, 0, {}, {}, {}, {}};
+  Problem problem{design, site_variance, free_sites, unit, {}, {}, {}, {}};
   fit.why = maximise(problem, theta);
-  fit.evaluations = evaluations + problem.evaluations;
   fit.location = to_raw(theta.segment(0, p) * unit);
   fit.log_scale = to_raw(theta.segment(p, p));
   fit.skew = to_raw(theta.segment(2 * p, p));

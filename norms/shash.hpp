@@ -48,11 +48,8 @@ struct ShashFit {
   Eigen::VectorXd site_effect, site_variance;  ///< u and its conditional variance, per site
   double log_likelihood = 0;                  ///< Σ ln f(y_i), at the optimum
   double penalised_log_likelihood = 0;        ///< minus Σ u²/(2τ²)
-  int evaluations = 0;
   std::string why;  ///< empty when converged
   bool ok() const { return why.empty(); }
-
-  Shash at(const Eigen::VectorXd& x, int site) const;
 };
 
 /// \param start location, log_scale and site effects (a Gaussian fit, whose residual SD
