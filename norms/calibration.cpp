@@ -105,7 +105,8 @@ struct Metrics {
   double msll = 0, expv = 0, smse = 0, anderson_darling = 0, mace = 0;
 };
 
-Metrics metrics_of(const HeldOut& h) {
+// `below`: coverage_of(h), computed once by the caller for the coverage table too.
+Metrics metrics_of(const HeldOut& h, const std::vector<double>& below) {
   Metrics out;
   const std::size_t n = h.y.size();
   std::vector<double> error(n);
@@ -122,7 +123,6 @@ Metrics metrics_of(const HeldOut& h) {
   std::vector<double> sorted = h.z;
   std::sort(sorted.begin(), sorted.end());
   out.anderson_darling = boost::math::statistics::anderson_darling_normality_statistic(sorted, 0.0, 1.0);
-  const auto below = coverage_of(h);
   for (int q = 1; q <= kCentiles; ++q) out.mace += std::fabs(below[std::size_t(q - 1)] - q / 100.0);
   out.mace /= kCentiles;
   return out;
@@ -221,12 +221,12 @@ Calibration cross_validate(const Cohort& c, const MeasureSet& measures, const st
       notes.push_back("calibration of " + measure + " (" + family_name(family) + "): " + cell.why + "; left out");
       continue;
     }
-    const Metrics m = metrics_of(*cell.held_out);
+    const auto below = coverage_of(*cell.held_out);
+    const Metrics m = metrics_of(*cell.held_out, below);
     by_family[family][measure] = m;
     ++covered[family];
     auto& sum = coverage_sum[family];
     sum.resize(kCentiles, 0);
-    const auto below = coverage_of(*cell.held_out);
     for (int q = 0; q < kCentiles; ++q) sum[std::size_t(q)] += below[std::size_t(q)];
     out.calibration.rows.push_back({measure, family_name(family), double(cell.held_out->y.size()),
                                     double(options.folds), m.msll, m.expv, m.smse, m.anderson_darling, m.mace});

@@ -416,8 +416,8 @@ NormativeModel adapt_to_site(const NormativeModel& model, const Cohort& controls
   NormativeModel adapted = model;
   adapted.sites.push_back(site);
   const MeasureSet measures = measures_of(controls);
-  NormativeModel without_sites = model;
-  without_sites.sites.clear();
+  NormativeModel without_sites;  // the design's shape: the knots, no site filter
+  without_sites.knots = model.knots;
   for (std::size_t k = 0; k < model.fits.size(); ++k) {
     MeasureFit& f = adapted.fits[k];
     const long g = long(model.sites.size());
