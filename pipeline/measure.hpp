@@ -29,11 +29,17 @@ RegionMetrics measure_volumes(const LabelVolume& labels, const std::vector<int>&
 RegionMetrics measure_against_truth(const LabelVolume& labels, const LabelVolume& truth, const std::vector<int>& regions,
                                     kernels::Backend backend);
 
+/// The arithmetic of HD95's distance transforms. measure_against_truth uses float, which the
+/// tests hold within 0.01 mm of double on CT grids (tests/pipeline/measure_test.cpp).
+enum class DistancePrecision { Float, Double };
+
 /// The 95th-percentile symmetric surface distance in mm between the voxels labelled `label`
 /// in `a` and in `b`: the larger of the two directed 95th percentiles of the distances from
 /// one region's surface voxels (those with a 6-neighbour outside the region) to the nearest
 /// surface voxel of the other, through an exact Euclidean distance transform in physical
-/// units. NaN when either map lacks the label.
-double hd95_mm(const LabelVolume& a, const LabelVolume& b, std::uint16_t label);
+/// units inside the region's bounding box over both maps (grown by one voxel). NaN when
+/// either map lacks the label. \throws Error on different grids or label 0.
+double hd95_mm(const LabelVolume& a, const LabelVolume& b, std::uint16_t label,
+               DistancePrecision precision = DistancePrecision::Float);
 
 }  // namespace nc::pipeline

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "kernels/label_stats/label_stats_math.hpp"
+
 namespace nc::kernels {
 
 namespace detail {
@@ -17,6 +19,16 @@ OverlapCounts unpack_counts(const std::vector<std::int64_t>& histograms, int num
   return counts;
 }
 
+std::vector<LabelBox> unpack_boxes(const std::vector<std::int64_t>& packed, int num_labels) {
+  std::vector<LabelBox> boxes(static_cast<std::size_t>(num_labels));
+  for (std::size_t l = 1; l < boxes.size(); ++l)
+    for (std::size_t a = 0; a < 3; ++a) {
+      boxes[l].lo[a] = packed[kBoxBounds * l + a];
+      boxes[l].hi[a] = packed[kBoxBounds * l + 3 + a];
+    }
+  return boxes;
+}
+
 }  // namespace detail
 
 namespace {
@@ -30,13 +42,13 @@ void validate(std::size_t predicted, std::size_t truth, int num_labels) {
                 std::to_string(truth) + " voxels)");
 }
 
-OverlapCounts dispatch(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth, int num_labels,
-                       Backend backend) {
+OverlapCounts dispatch(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth,
+                       std::array<std::int64_t, 3> size, int num_labels, Backend backend) {
   if (backend == Backend::Cuda) {
     require_cuda("label statistics");
-    return detail::count_label_overlap_cuda(predicted, truth, num_labels);
+    return detail::count_label_overlap_cuda(predicted, truth, size, num_labels);
   }
-  return detail::count_label_overlap_cpu(predicted, truth, num_labels);
+  return detail::count_label_overlap_cpu(predicted, truth, size, num_labels);
 }
 
 }  // namespace
@@ -46,12 +58,22 @@ OverlapCounts count_label_overlap(std::span<const std::uint16_t> predicted, std:
   validate(predicted.size(), truth.size(), num_labels);
   if (truth.size() != predicted.size())
     throw Error("label statistics: the ground truth is empty");
-  return dispatch(predicted, truth, num_labels, backend);
+  return dispatch(predicted, truth, {0, 0, 0}, num_labels, backend);
+}
+
+OverlapCounts count_label_overlap(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth,
+                                  std::array<std::int64_t, 3> size, int num_labels, Backend backend) {
+  validate(predicted.size(), truth.size(), num_labels);
+  if (truth.size() != predicted.size()) throw Error("label statistics: the ground truth is empty");
+  if (size[0] < 1 || size[1] < 1 || size[2] < 1 || std::uint64_t(size[0] * size[1] * size[2]) != predicted.size())
+    throw Error("label statistics: a grid of " + std::to_string(size[0]) + "x" + std::to_string(size[1]) + "x" +
+                std::to_string(size[2]) + " does not hold " + std::to_string(predicted.size()) + " voxels");
+  return dispatch(predicted, truth, size, num_labels, backend);
 }
 
 OverlapCounts count_labels(std::span<const std::uint16_t> labels, int num_labels, Backend backend) {
   validate(labels.size(), 0, num_labels);
-  return dispatch(labels, {}, num_labels, backend);
+  return dispatch(labels, {}, {0, 0, 0}, num_labels, backend);
 }
 
 }  // namespace nc::kernels

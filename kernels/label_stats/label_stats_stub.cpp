@@ -3,7 +3,8 @@
 
 namespace nc::kernels::detail {
 
-OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t>, std::span<const std::uint16_t>, int) {
+OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t>, std::span<const std::uint16_t>,
+                                       std::array<std::int64_t, 3>, int) {
   require_cuda("label statistics");
   return {};
 }

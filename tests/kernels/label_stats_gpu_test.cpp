@@ -16,6 +16,9 @@ TEST(LabelStatsGpu, CudaCountsEqualCpuCounts) {
     EXPECT_EQ(count_label_overlap(a, b, labels, Backend::Cuda), count_label_overlap(a, b, labels, Backend::Cpu))
         << labels << " labels";
     EXPECT_EQ(count_labels(a, labels, Backend::Cuda), count_labels(a, labels, Backend::Cpu));
+    const std::array<std::int64_t, 3> grid{97, 83, 71};
+    EXPECT_EQ(count_label_overlap(a, b, grid, labels, Backend::Cuda), count_label_overlap(a, b, grid, labels, Backend::Cpu))
+        << labels << " labels, with boxes";
   }
 }
 

@@ -31,15 +31,61 @@ TEST(LabelStats, MatchesNaiveReferenceIncludingOutOfRangeLabels) {
   EXPECT_GT(counts.predicted_out_of_range, 0);
 }
 
+// Boxes the naive way: every voxel of either map widens its label's box.
+std::vector<LabelBox> naive_boxes(const LabelVolume& p, const LabelVolume& t, int labels) {
+  const auto& s = p.geometry.size;
+  std::vector<LabelBox> boxes(std::size_t(labels), LabelBox{{s[0], s[0], s[0]}, {0, 0, 0}});
+  for (std::int64_t k = 0; k < s[2]; ++k)
+    for (std::int64_t j = 0; j < s[1]; ++j)
+      for (std::int64_t i = 0; i < s[0]; ++i)
+        for (const std::uint16_t l : {p.at(i, j, k), t.at(i, j, k)}) {
+          if (l == 0 || l >= labels) continue;
+          LabelBox& b = boxes[l];
+          b.lo = {std::min(b.lo[0], i), std::min(b.lo[1], j), std::min(b.lo[2], k)};
+          b.hi = {std::max(b.hi[0], i + 1), std::max(b.hi[1], j + 1), std::max(b.hi[2], k + 1)};
+        }
+  boxes[0] = LabelBox{};
+  return boxes;
+}
+
+// Sparse blobs (long runs of background, as in a head) and one label in a single voxel.
+LabelVolume blob_labels(std::array<std::int64_t, 3> size, unsigned seed) {
+  LabelVolume v = test::random_labels(size, 9, seed);
+  for (auto& l : v.voxels)
+    if (l > 3) l = 0;
+  v.at(size[0] - 1, 0, size[2] / 2) = 7;
+  return v;
+}
+
+TEST(LabelStats, BoxesComeFromTheSamePassAndMatchNaiveBoxes) {
+  const LabelVolume p = blob_labels({61, 47, 33}, 6), t = blob_labels({61, 47, 33}, 7);
+  const auto with_boxes = count_label_overlap(p.voxels, t.voxels, p.geometry.size, 9, Backend::Cpu);
+  const auto expected = naive_boxes(p, t, 9);
+  ASSERT_EQ(with_boxes.boxes.size(), expected.size());
+  for (int l = 0; l < 9; ++l) {
+    if (expected[std::size_t(l)].hi[0] == 0) {
+      EXPECT_TRUE(with_boxes.boxes[std::size_t(l)].empty()) << l;
+      continue;
+    }
+    EXPECT_EQ(with_boxes.boxes[std::size_t(l)], expected[std::size_t(l)]) << l;
+  }
+  EXPECT_EQ(with_boxes.boxes[7].lo, (std::array<std::int64_t, 3>{60, 0, 16}));
+  EXPECT_TRUE(with_boxes.boxes[8].empty());
+  OverlapCounts counts_only = with_boxes;
+  counts_only.boxes.clear();
+  EXPECT_EQ(counts_only, count_label_overlap(p.voxels, t.voxels, 9, Backend::Cpu));
+  EXPECT_THROW(count_label_overlap(p.voxels, t.voxels, {61, 47, 32}, 9, Backend::Cpu), Error);
+}
+
 TEST(LabelStats, CountsAreIdenticalForAnyThreadCount) {
   const auto a = test::random_labels({80, 80, 40}, 11, 3).voxels;
   const auto b = test::random_labels({80, 80, 40}, 11, 4).voxels;
   OverlapCounts one_thread;
   {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 1);
-    one_thread = count_label_overlap(a, b, 11, Backend::Cpu);
+    one_thread = count_label_overlap(a, b, {80, 80, 40}, 11, Backend::Cpu);
   }
-  EXPECT_EQ(count_label_overlap(a, b, 11, Backend::Cpu), one_thread);
+  EXPECT_EQ(count_label_overlap(a, b, {80, 80, 40}, 11, Backend::Cpu), one_thread);
 }
 
 TEST(LabelStats, SingleMapCountsSumToVoxelCount) {
