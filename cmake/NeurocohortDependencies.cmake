@@ -21,7 +21,7 @@ endif()
 set(NC_ITK_IO_MODULES ITKCommon ITKIOImageBase ITKIONIFTI ITKIONRRD ITKIOMeta ITKIOGDCM ITKNIFTI)
 set(NC_ITK_FILTER_MODULES ITKImageGrid ITKImageFunction ITKTransform ITKThresholding ITKConnectedComponents
     ITKBinaryMathematicalMorphology ITKMathematicalMorphology ITKImageStatistics ITKDistanceMap ITKLabelMap
-    ITKImageLabel)
+    ITKImageLabel ITKImageIntensity)
 set(NC_ITK_PNG_MODULES ITKIOPNG)
 find_package(ITK 5.2 REQUIRED COMPONENTS ${NC_ITK_IO_MODULES} ${NC_ITK_PNG_MODULES} ${NC_ITK_FILTER_MODULES})
 itk_module_config(NC_ITK_IO ${NC_ITK_IO_MODULES})

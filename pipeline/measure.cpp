@@ -127,12 +127,14 @@ std::uint8_t find_surfaces(const LabelVolume& a, const LabelVolume& b, std::uint
 
 /// Felzenszwalb and Huttenlocher's 1-D squared distance transform of the n samples in `in`
 /// (sample spacing `w` mm; infinity where there is no feature) into `out`: the lower envelope
-/// of the parabolas rooted at each finite sample. Returns false, writing nothing, when the
-/// line holds no finite sample. The envelope's breakpoints are compared cross-multiplied
-/// (the denominator is positive), so only a parabola that joins the hull pays a division.
+/// of the parabolas rooted at each finite sample. The envelope's breakpoints are compared
+/// cross-multiplied (the denominator is positive), so only a parabola that joins the hull
+/// pays a division. Results above `band` (squared mm) are written as infinity, and samples
+/// farther than √band from every finite one are not evaluated. Returns false, writing
+/// nothing, when the line holds no finite sample.
 template <typename Real>
-bool distance_transform_1d(const Real* in, Real* out, std::int64_t n, Real w, std::vector<std::int64_t>& hull,
-                           std::vector<Real>& bounds) {
+bool distance_transform_1d(const Real* in, Real* out, std::int64_t n, Real w, Real band,
+                           std::vector<std::int64_t>& hull, std::vector<Real>& bounds) {
   constexpr Real kInf = std::numeric_limits<Real>::infinity();
   hull.resize(std::size_t(n));
   bounds.resize(std::size_t(n + 1));
@@ -156,21 +158,29 @@ bool distance_transform_1d(const Real* in, Real* out, std::int64_t n, Real w, st
     bounds[std::size_t(top + 1)] = kInf;
   }
   if (top < 0) return false;
+  std::int64_t lo = 0, hi = n;
+  if (band != kInf) {
+    const auto reach = std::int64_t(std::sqrt(double(band)) / double(w)) + 1;
+    lo = std::max<std::int64_t>(0, hull[0] - reach);
+    hi = std::min(n, hull[std::size_t(top)] + reach + 1);
+  }
+  std::fill(out, out + lo, kInf);
+  std::fill(out + hi, out + n, kInf);
   std::int64_t h = 0;
-  for (std::int64_t q = 0; q < n; ++q) {
+  for (std::int64_t q = lo; q < hi; ++q) {
     const Real x = Real(q) * w;
     while (bounds[std::size_t(h + 1)] < x) ++h;
-    const Real d = x - Real(hull[std::size_t(h)]) * w;
-    out[q] = d * d + in[hull[std::size_t(h)]];
+    const Real d = x - Real(hull[std::size_t(h)]) * w, value = d * d + in[hull[std::size_t(h)]];
+    out[q] = value <= band ? value : kInf;
   }
   return true;
 }
 
 /// The first pass needs no parabolas: along a row of binary features the squared distance is
-/// that of the nearest feature voxel, found by one sweep each way. Returns false for a row
-/// without a feature (left at infinity).
+/// that of the nearest feature voxel, found by one sweep each way (infinity above `band`).
+/// Returns false for a row without a feature (left at infinity).
 template <typename Real>
-bool row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std::int64_t n, Real w) {
+bool row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std::int64_t n, Real w, Real band) {
   constexpr Real kInf = std::numeric_limits<Real>::infinity();
   std::int64_t last = -1;
   for (std::int64_t i = 0; i < n; ++i) {
@@ -183,6 +193,7 @@ bool row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std:
     if (codes[i] & feature) last = i;
     if (last >= 0) d[i] = std::min(d[i], Real(last - i) * w);
     d[i] *= d[i];
+    if (d[i] > band) d[i] = kInf;
   }
   return true;
 }
@@ -203,25 +214,26 @@ struct LineScratch {
 /// Transforms the lines of `width` (≤ kLineBlock) neighbours starting at `first`, each n
 /// samples `stride` apart, with spacing w. `after(line, values)` sees each transformed line.
 template <typename Real, typename After>
-void transform_block(Real* first, std::int64_t width, std::int64_t n, std::int64_t stride, Real w,
+void transform_block(Real* first, std::int64_t width, std::int64_t n, std::int64_t stride, Real w, Real band,
                      LineScratch<Real>& s, After&& after) {
   s.lines.resize(std::size_t(width * n));
   s.out.resize(std::size_t(n));
   for (std::int64_t q = 0; q < n; ++q)
     for (std::int64_t l = 0; l < width; ++l) s.lines[std::size_t(l * n + q)] = first[q * stride + l];
   for (std::int64_t l = 0; l < width; ++l)
-    if (distance_transform_1d(&s.lines[std::size_t(l * n)], s.out.data(), n, w, s.hull, s.bounds))
+    if (distance_transform_1d(&s.lines[std::size_t(l * n)], s.out.data(), n, w, band, s.hull, s.bounds))
       after(l, s.out.data());
 }
 
 /// The distances in mm from every `from` surface voxel of the box to the nearest `to`
-/// surface voxel: an exact Euclidean distance transform in physical units, three 1-D passes.
-/// Only what the answer needs is transformed: along j, the slices that hold a feature; along
-/// k, the columns that hold a voxel to measure from, whose distances are read off the last
-/// pass directly.
+/// surface voxel, up to √band: an exact Euclidean distance transform in physical units, three
+/// 1-D passes, where every value not above the band is exact (the path to its nearest feature
+/// passes only through smaller values) and the others are infinity. Only what the answer
+/// needs is transformed: along j, the slices that hold a feature; along k, the columns that
+/// hold a voxel to measure from, whose distances are read off the last pass directly.
 template <typename Real>
 std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const LabelBox& box, const Vec3& spacing,
-                                       Hd95Workspace<Real>& w) {
+                                       Real band, Hd95Workspace<Real>& w) {
   const std::int64_t nx = extent(box, 0), ny = extent(box, 1), nz = extent(box, 2), slice = nx * ny;
   w.distance.resize(std::size_t(slice * nz));
   w.has_from.assign(std::size_t(slice), 0);
@@ -229,7 +241,7 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
   tbb::parallel_for(std::int64_t{0}, nz, [&](std::int64_t k) {
     for (std::int64_t j = 0; j < ny; ++j) {
       const std::size_t row = std::size_t(nx * (j + ny * k));
-      if (row_distance(&w.surfaces[row], to, &w.distance[row], nx, Real(spacing[0])))
+      if (row_distance(&w.surfaces[row], to, &w.distance[row], nx, Real(spacing[0]), band))
         slice_has_feature[std::size_t(k)] = 1;
     }
   });
@@ -243,7 +255,7 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
     const std::int64_t width = std::min(kLineBlock, nx - i0);
     Real* first = &w.distance[std::size_t(i0 + slice * k)];
     LineScratch<Real> s;
-    transform_block(first, width, ny, nx, Real(spacing[1]), s, [&](std::int64_t l, const Real* line) {
+    transform_block(first, width, ny, nx, Real(spacing[1]), band, s, [&](std::int64_t l, const Real* line) {
       for (std::int64_t j = 0; j < ny; ++j) first[j * nx + l] = line[j];
     });
   });
@@ -251,18 +263,25 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
       tbb::blocked_range<std::int64_t>(0, ny * blocks_per_row), std::vector<double>{},
       [&](const tbb::blocked_range<std::int64_t>& r, std::vector<double> found) {
         LineScratch<Real> s;
+        const std::vector<Real> beyond(std::size_t(nz), std::numeric_limits<Real>::infinity());
         for (std::int64_t task = r.begin(); task != r.end(); ++task) {
           const std::int64_t j = task / blocks_per_row, i0 = (task % blocks_per_row) * kLineBlock;
           const std::int64_t width = std::min(kLineBlock, nx - i0), column = i0 + nx * j;
           if (std::none_of(&w.has_from[std::size_t(column)], &w.has_from[std::size_t(column + width)],
                            [](std::uint8_t f) { return f != 0; }))
             continue;
-          transform_block(&w.distance[std::size_t(column)], width, nz, slice, Real(spacing[2]), s,
-                          [&](std::int64_t l, const Real* line) {
-                            for (std::int64_t k = 0; k < nz; ++k)
-                              if (w.surfaces[std::size_t(column + l + slice * k)] & from)
-                                found.push_back(std::sqrt(double(line[k])));
-                          });
+          const auto read_from_voxels = [&](std::int64_t l, const Real* line) {
+            for (std::int64_t k = 0; k < nz; ++k)
+              if (w.surfaces[std::size_t(column + l + slice * k)] & from) found.push_back(std::sqrt(double(line[k])));
+          };
+          transform_block(&w.distance[std::size_t(column)], width, nz, slice, Real(spacing[2]), band, s,
+                          read_from_voxels);
+          // A column whose line held no value within the band: its voxels are beyond it.
+          for (std::int64_t l = 0; l < width; ++l)
+            if (w.has_from[std::size_t(column + l)] && std::all_of(&s.lines[std::size_t(l * nz)],
+                                                                     &s.lines[std::size_t((l + 1) * nz)],
+                                                                     [](Real v) { return std::isinf(v); }))
+              read_from_voxels(l, beyond.data());
         }
         return found;
       },
@@ -270,6 +289,19 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
         x.insert(x.end(), y.begin(), y.end());
         return x;
       });
+}
+
+/// The 95th percentile of one direction's distances: first inside a band of kBandMm around
+/// the target surface, which holds nearly all of them for any usable segmentation and spares
+/// the transform most of the box; where the percentile falls beyond the band, again without it.
+constexpr double kBandMm = 4.0;
+
+template <typename Real>
+double directed_percentile(std::uint8_t from, std::uint8_t to, const LabelBox& box, const Vec3& spacing,
+                           Hd95Workspace<Real>& w) {
+  const double banded = quantile(directed_distances(from, to, box, spacing, Real(kBandMm * kBandMm), w), 0.95);
+  if (std::isfinite(banded)) return banded;
+  return quantile(directed_distances(from, to, box, spacing, std::numeric_limits<Real>::infinity(), w), 0.95);
 }
 
 template <typename Real>
@@ -281,8 +313,8 @@ double hd95_in_box(const LabelVolume& a, const LabelVolume& b, std::uint16_t lab
   double hd95 = kNaN;
   if (find_surfaces(a, b, label, box, *w) == (kSurfaceA | kSurfaceB)) {
     const Vec3& spacing = a.geometry.spacing_mm;
-    hd95 = std::max(quantile(directed_distances(kSurfaceA, kSurfaceB, box, spacing, *w), 0.95),
-                    quantile(directed_distances(kSurfaceB, kSurfaceA, box, spacing, *w), 0.95));
+    hd95 = std::max(directed_percentile(kSurfaceA, kSurfaceB, box, spacing, *w),
+                    directed_percentile(kSurfaceB, kSurfaceA, box, spacing, *w));
   }
   pool.give_back(std::move(w));
   return hd95;

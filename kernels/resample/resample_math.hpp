@@ -113,13 +113,19 @@ NC_HD inline float sample_trilinear(const T* data, const GridDims& d, double i, 
   return float(trilinear_blend<Lerp::Weights>(c, cell.ti, cell.tj, cell.tk));
 }
 
+/// The nearest of n grid positions along one axis to continuous index x, into `a`; false
+/// beyond the outer half voxel (where index_inside fails on this axis).
+NC_HD inline bool nearest_along(double x, std::int64_t n, std::int64_t& a) {
+  if (!(x >= -0.5 && x <= double(n) - 0.5)) return false;
+  a = clamp_index(std::int64_t(std::floor(x + 0.5)), n);
+  return true;
+}
+
 /// Nearest-neighbour lookup (labels, masks) at continuous index (i, j, k).
 template <typename T>
 NC_HD inline T sample_nearest(const T* data, const GridDims& d, double i, double j, double k, T outside) {
-  if (!index_inside(d, i, j, k)) return outside;
-  const std::int64_t a = clamp_index(std::int64_t(std::floor(i + 0.5)), d.nx);
-  const std::int64_t b = clamp_index(std::int64_t(std::floor(j + 0.5)), d.ny);
-  const std::int64_t c = clamp_index(std::int64_t(std::floor(k + 0.5)), d.nz);
+  std::int64_t a = 0, b = 0, c = 0;
+  if (!nearest_along(i, d.nx, a) || !nearest_along(j, d.ny, b) || !nearest_along(k, d.nz, c)) return outside;
   return data[a + d.nx * (b + d.ny * c)];
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/resample/resample_math.hpp"
 #include "tests/support/itk_convert.hpp"
 
 namespace nc::kernels {
@@ -78,6 +79,49 @@ TEST(Resample, LabelsMatchItkNearestNeighbour) {
   for (std::size_t n = 0; n < ours.voxels.size(); ++n) differ += ours.voxels[n] != peer.voxels[n];
   // Only exact ties (a sample half way between two voxel centres) may round differently.
   EXPECT_LE(differ, ours.voxels.size() / 10000) << differ << " of " << ours.voxels.size();
+}
+
+// The way a 1 mm label map goes back to an axis-aligned native CT grid: the index map has no
+// rotation, so the CPU takes its separable path (index tables per axis). It must give what
+// the per-voxel definition gives, voxel for voxel, half-voxel ties and the outer border
+// included, and agree with ITK as the oblique case does.
+TEST(Resample, AxisAlignedLabelsEqualThePerVoxelDefinition) {
+  Geometry native;
+  native.size = {230, 190, 70};
+  native.spacing_mm = {0.45, 0.45, 0.625};
+  native.origin_mm = {-51.3, -42.0, -20.1};
+  LabelVolume coarse(resampled_grid(native, 1.0));
+  const auto& cs = coarse.geometry.size;
+  for (std::int64_t k = 0; k < cs[2]; ++k)
+    for (std::int64_t j = 0; j < cs[1]; ++j)
+      for (std::int64_t i = 0; i < cs[0]; ++i) coarse.at(i, j, k) = std::uint16_t((i / 3 + j / 5 + k / 2) % 11);
+  Geometry wider = native;  // reaches beyond the coarse map: the outside value there
+  wider.origin_mm = {-55.0, -45.5, -24.0};
+  for (const Geometry& target : {native, wider}) {
+    const LabelVolume ours = resample_labels_onto(coarse, target, Backend::Cpu);
+    const IndexMap map = index_map(coarse.geometry, target);
+    const GridDims in{cs[0], cs[1], cs[2]};
+    std::size_t differ = 0, outside = 0;
+    for (std::int64_t k = 0; k < target.size[2]; ++k)
+      for (std::int64_t j = 0; j < target.size[1]; ++j)
+        for (std::int64_t i = 0; i < target.size[0]; ++i) {
+          double x, y, z;
+          map_index(map, double(i), double(j), double(k), x, y, z);
+          const std::uint16_t expected = sample_nearest(coarse.voxels.data(), in, x, y, z, std::uint16_t{0});
+          differ += ours.at(i, j, k) != expected;
+          outside += !index_inside(in, x, y, z);
+        }
+    EXPECT_EQ(differ, 0u);
+    if (&target == &wider) {
+      EXPECT_GT(outside, 0u);
+    }
+    const LabelVolume peer =
+        itk_resample<std::uint16_t, itk::NearestNeighborInterpolateImageFunction<itk::Image<std::uint16_t, 3>, double>>(
+            coarse, target, 0);
+    std::size_t from_itk = 0;
+    for (std::size_t n = 0; n < ours.voxels.size(); ++n) from_itk += ours.voxels[n] != peer.voxels[n];
+    EXPECT_LE(from_itk, ours.voxels.size() / 100) << from_itk << " of " << ours.voxels.size();
+  }
 }
 
 TEST(Resample, ConstantVolumeStaysConstantInsideAndOutsideValueBeyond) {
