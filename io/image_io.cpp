@@ -11,14 +11,18 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <mutex>
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/huge_pages.hpp"
 #include "dicom/series_volume.hpp"
 #include "io/image_preflight.hpp"
 #include "io/nifti_voxels.hpp"
@@ -271,13 +275,22 @@ LabelVolume read_label_image(const fs::path& path, const ReadLimits& limits) {
   LabelVolume labels;
   labels.geometry = values.geometry;
   const float* data = values.voxels.data();
-  labels.voxels.resize(static_cast<std::size_t>(labels.geometry.voxel_count()));
-  for (std::size_t n = 0; n < labels.voxels.size(); ++n) {
-    const float v = data[n];
-    if (!(v >= 0.0f && v <= 65535.0f) || v != std::floor(v))
-      throw ImageError(path.string(), "label value " + std::to_string(v) +
-                                          " is not an integer in [0, 65535]");
-    labels.voxels[n] = static_cast<std::uint16_t>(v);
+  labels.voxels = large_vector<std::uint16_t>(static_cast<std::size_t>(labels.geometry.voxel_count()));
+  // A label is an integer in [0, 65535]: exactly what survives the round trip through uint16.
+  const auto is_label = [](float v) { return v >= 0.0f && v <= 65535.0f && float(std::uint16_t(v)) == v; };
+  std::atomic<bool> all_labels{true};
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, labels.voxels.size(), 1 << 16),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      bool ok = true;
+                      for (std::size_t n = r.begin(); n != r.end(); ++n) {
+                        ok &= is_label(data[n]);
+                        labels.voxels[n] = ok ? static_cast<std::uint16_t>(data[n]) : 0;
+                      }
+                      if (!ok) all_labels = false;
+                    });
+  if (!all_labels) {
+    const float* bad = std::find_if_not(data, data + labels.voxels.size(), is_label);  // the first, as a serial read
+    throw ImageError(path.string(), "label value " + std::to_string(*bad) + " is not an integer in [0, 65535]");
   }
   return labels;
 }
