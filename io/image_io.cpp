@@ -270,6 +270,14 @@ ImageVolume read_float_volume(const fs::path& path, const ReadLimits& limits) {
 ImageVolume read_image(const fs::path& path, const ReadLimits& limits) { return read_float_volume(path, limits); }
 
 LabelVolume read_label_image(const fs::path& path, const ReadLimits& limits) {
+  if (!dicom::parse_series_reference(path) && !fs::is_directory(path) && detail::is_nifti_path(path)) {
+    LabelVolume direct;
+    direct.geometry = read_image_header(path, limits).geometry;
+    if (auto voxels = detail::read_nifti_labels(path, direct.geometry.voxel_count())) {
+      direct.voxels = std::move(*voxels);
+      return direct;
+    }
+  }
   // Read as float so that negative and fractional labels can be told apart from valid ones.
   const ImageVolume values = read_float_volume(path, limits);
   LabelVolume labels;

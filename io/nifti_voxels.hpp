@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace nc::io::detail {
@@ -28,6 +29,14 @@ void require_nifti_data_size(const std::filesystem::path& path);
 /// \throws ImageError on an unreadable header, an unsupported datatype, truncated or
 ///         corrupt data, or NaN/infinite voxels (counted, with the first voxel's index).
 std::vector<float> read_nifti_voxels(const std::filesystem::path& path, std::int64_t expected_voxels);
+
+/// The voxels of a NIfTI label map stored as integers without scaling, straight to uint16 in
+/// file order, without the float copy read_nifti_voxels makes (for a CT's expert labels that
+/// copy is 265 MB). nullopt for float datatypes, scaled data, or a file the fast reader
+/// declines: read those through read_nifti_voxels, whose errors say more.
+/// \throws ImageError on an unreadable header or a label outside [0, 65535] (the first one).
+std::optional<std::vector<std::uint16_t>> read_nifti_labels(const std::filesystem::path& path,
+                                                             std::int64_t expected_voxels);
 
 /// Compresses `source` into the gzip file `target` at zlib `level` (1 fastest .. 9 smallest),
 /// as concatenated gzip members of 16 MB compressed in parallel. The gzip headers carry no

@@ -256,5 +256,36 @@ TEST(ImageIoErrors, NegativeOrFractionalLabelsAreRefused) {
   EXPECT_THROW(read_label_image(dir / "big.nii"), ImageError);
 }
 
+// Integer label files are read straight to uint16, without the float copy: valid ones give the
+// same map as the float path would, and a value outside [0, 65535] is named, the first in
+// memory order.
+TEST(ImageIo, IntegerLabelFilesReadDirectlyAndRefuseOutOfRangeValues) {
+  TempDir dir;
+  const ImageVolume values = test::indexed_volume();  // 0 .. 40504
+  Volume<std::int32_t> as_int32(values.geometry);
+  Volume<std::uint8_t> as_uint8(values.geometry);
+  for (std::size_t n = 0; n < values.voxels.size(); ++n) {
+    as_int32.voxels[n] = std::int32_t(values.voxels[n]);
+    as_uint8.voxels[n] = std::uint8_t(n % 7);
+  }
+  test::write_itk_image<itk::Image<std::int32_t, 3>>(test::to_itk(as_int32), dir / "int32.nii.gz");
+  test::write_itk_image<itk::Image<std::uint8_t, 3>>(test::to_itk(as_uint8), dir / "uint8.nii.gz");
+  const LabelVolume wide = read_label_image(dir / "int32.nii.gz"), narrow = read_label_image(dir / "uint8.nii.gz");
+  for (std::size_t n = 0; n < values.voxels.size(); ++n) {
+    ASSERT_EQ(wide.voxels[n], std::uint16_t(values.voxels[n])) << n;
+    ASSERT_EQ(narrow.voxels[n], std::uint16_t(n % 7)) << n;
+  }
+  expect_same_geometry(values.geometry, wide.geometry);
+  as_int32.voxels[150] = 70000;
+  as_int32.voxels[170] = -3;
+  test::write_itk_image<itk::Image<std::int32_t, 3>>(test::to_itk(as_int32), dir / "bad.nii.gz");
+  try {
+    read_label_image(dir / "bad.nii.gz");
+    ADD_FAILURE() << "an out-of-range label was accepted";
+  } catch (const ImageError& e) {
+    EXPECT_NE(std::string(e.what()).find("label value 70000"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nc::io
