@@ -41,20 +41,67 @@ bool separable(const IndexMap& map) {
   return map.m[1] == 0 && map.m[2] == 0 && map.m[3] == 0 && map.m[5] == 0 && map.m[6] == 0 && map.m[7] == 0;
 }
 
-// For a separable map, the nearest input index along `axis` for each of the n output
-// positions along it, -1 beyond the input. map_index's other terms are exact zeros here, so
-// these are the indices sample_nearest computes voxel by voxel, bit for bit.
-std::vector<std::int64_t> nearest_table(const IndexMap& map, int axis, std::int64_t n, std::int64_t input_n) {
-  std::vector<std::int64_t> table(static_cast<std::size_t>(n));
+// For a separable map, the continuous input index along `axis` of each of the n output
+// positions along it. map_index's other terms are exact zeros here, so these are the indices
+// the per-voxel path computes, bit for bit.
+std::vector<double> axis_indices(const IndexMap& map, int axis, std::int64_t n) {
+  std::vector<double> along(static_cast<std::size_t>(n));
   for (std::int64_t o = 0; o < n; ++o) {
     double at[3] = {0, 0, 0}, x = 0, y = 0, z = 0;
     at[axis] = double(o);
     map_index(map, at[0], at[1], at[2], x, y, z);
-    const double along = axis == 0 ? x : (axis == 1 ? y : z);
+    along[std::size_t(o)] = axis == 0 ? x : (axis == 1 ? y : z);
+  }
+  return along;
+}
+
+// The nearest input index of each output position along `axis`, -1 beyond the input.
+std::vector<std::int64_t> nearest_table(const IndexMap& map, int axis, std::int64_t n, std::int64_t input_n) {
+  std::vector<std::int64_t> table;
+  for (const double x : axis_indices(map, axis, n)) {
     std::int64_t a = 0;
-    table[std::size_t(o)] = nearest_along(along, input_n, a) ? a : -1;
+    table.push_back(nearest_along(x, input_n, a) ? a : -1);
   }
   return table;
+}
+
+// The clamped cell of each output position along `axis`, and whether it lies inside the input.
+struct AxisCells {
+  std::vector<AxisCell> cells;
+  std::vector<std::uint8_t> inside;
+};
+
+AxisCells cell_table(const IndexMap& map, int axis, std::int64_t n, std::int64_t input_n) {
+  AxisCells t;
+  for (const double x : axis_indices(map, axis, n)) {
+    t.cells.push_back(axis_cell(x, input_n));
+    t.inside.push_back(inside_along(x, input_n));
+  }
+  return t;
+}
+
+// A separable map's argmax: the cells come from three tables instead of each voxel's index.
+void argmax_resample_separable(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                               std::uint16_t* output, const GridDims& out) {
+  const AxisCells ti = cell_table(map, 0, out.nx, in.nx), tj = cell_table(map, 1, out.ny, in.ny),
+                  tk = cell_table(map, 2, out.nz, in.nz);
+  tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, out.nz, 0, out.ny), [&](const auto& rows) {
+    for (std::int64_t k = rows.rows().begin(); k != rows.rows().end(); ++k)
+      for (std::int64_t j = rows.cols().begin(); j != rows.cols().end(); ++j) {
+        std::uint16_t* row = output + out.nx * (j + out.ny * k);
+        if (!tj.inside[std::size_t(j)] || !tk.inside[std::size_t(k)]) {
+          std::fill(row, row + out.nx, std::uint16_t{0});
+          continue;
+        }
+        const AxisCell& b = tj.cells[std::size_t(j)];
+        const AxisCell& c = tk.cells[std::size_t(k)];
+        for (std::int64_t i = 0; i < out.nx; ++i)
+          row[i] = ti.inside[std::size_t(i)]
+                       ? argmax_in_cell(probabilities, classes, in.count(),
+                                        cell_of(ti.cells[std::size_t(i)], b, c, in.nx, in.ny))
+                       : std::uint16_t{0};
+      }
+  });
 }
 
 // A separable map's nearest-neighbour resampling: each output row is a gather along three
@@ -121,6 +168,7 @@ template void resample_cpu<Interpolation::Nearest>(const std::uint16_t*, const G
 
 void argmax_resample_cpu(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                          std::uint16_t* output, const GridDims& out) {
+  if (separable(map)) return argmax_resample_separable(probabilities, classes, in, map, output, out);
   tbb::parallel_for(tbb::blocked_range2d<std::int64_t>(0, out.nz, 0, out.ny), [&](const auto& rows) {
     for (std::int64_t k = rows.rows().begin(); k != rows.rows().end(); ++k)
       for (std::int64_t j = rows.cols().begin(); j != rows.cols().end(); ++j)

@@ -35,9 +35,11 @@ NC_HD inline void map_index(const IndexMap& map, double i, double j, double k, d
   z = map.m[6] * i + map.m[7] * j + map.m[8] * k + map.b[2];
 }
 
+/// Continuous index x within the outer half voxel of n grid positions along one axis.
+NC_HD inline bool inside_along(double x, std::int64_t n) { return x >= -0.5 && x <= double(n) - 0.5; }
+
 NC_HD inline bool index_inside(const GridDims& d, double i, double j, double k) {
-  return i >= -0.5 && j >= -0.5 && k >= -0.5 && i <= double(d.nx) - 0.5 && j <= double(d.ny) - 0.5 &&
-         k <= double(d.nz) - 0.5;
+  return inside_along(i, d.nx) && inside_along(j, d.ny) && inside_along(k, d.nz);
 }
 
 NC_HD inline std::int64_t clamp_index(std::int64_t v, std::int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
@@ -75,17 +77,31 @@ struct ClampedCell {
   double ti, tj, tk;
 };
 
+/// One axis of a clamped cell: the two neighbouring grid positions of continuous index x
+/// among n, clamped to the grid, and x's fraction between them.
+struct AxisCell {
+  std::int64_t lo, hi;
+  double t;
+};
+
+NC_HD inline AxisCell axis_cell(double x, std::int64_t n) {
+  const double f = std::floor(x);
+  return {clamp_index(std::int64_t(f), n), clamp_index(std::int64_t(f) + 1, n), x - f};
+}
+
+/// The cell of three axis cells, on a grid whose rows hold nx and whose slices nx · ny voxels.
+NC_HD inline ClampedCell cell_of(const AxisCell& a, const AxisCell& b, const AxisCell& c, std::int64_t nx,
+                                 std::int64_t ny) {
+  return {{a.lo + nx * (b.lo + ny * c.lo), a.hi + nx * (b.lo + ny * c.lo), a.lo + nx * (b.hi + ny * c.lo),
+           a.hi + nx * (b.hi + ny * c.lo), a.lo + nx * (b.lo + ny * c.hi), a.hi + nx * (b.lo + ny * c.hi),
+           a.lo + nx * (b.hi + ny * c.hi), a.hi + nx * (b.hi + ny * c.hi)},
+          a.t,
+          b.t,
+          c.t};
+}
+
 NC_HD inline ClampedCell clamped_cell(const GridDims& d, double i, double j, double k) {
-  const double fi = std::floor(i), fj = std::floor(j), fk = std::floor(k);
-  const std::int64_t i0 = clamp_index(std::int64_t(fi), d.nx), i1 = clamp_index(std::int64_t(fi) + 1, d.nx);
-  const std::int64_t j0 = clamp_index(std::int64_t(fj), d.ny), j1 = clamp_index(std::int64_t(fj) + 1, d.ny);
-  const std::int64_t k0 = clamp_index(std::int64_t(fk), d.nz), k1 = clamp_index(std::int64_t(fk) + 1, d.nz);
-  return {{i0 + d.nx * (j0 + d.ny * k0), i1 + d.nx * (j0 + d.ny * k0), i0 + d.nx * (j1 + d.ny * k0),
-           i1 + d.nx * (j1 + d.ny * k0), i0 + d.nx * (j0 + d.ny * k1), i1 + d.nx * (j0 + d.ny * k1),
-           i0 + d.nx * (j1 + d.ny * k1), i1 + d.nx * (j1 + d.ny * k1)},
-          i - fi,
-          j - fj,
-          k - fk};
+  return cell_of(axis_cell(i, d.nx), axis_cell(j, d.ny), axis_cell(k, d.nz), d.nx, d.ny);
 }
 
 /// Trilinear interpolation strictly inside the grid (0 <= i < nx-1, and so on for j, k): no
@@ -116,7 +132,7 @@ NC_HD inline float sample_trilinear(const T* data, const GridDims& d, double i, 
 /// The nearest of n grid positions along one axis to continuous index x, into `a`; false
 /// beyond the outer half voxel (where index_inside fails on this axis).
 NC_HD inline bool nearest_along(double x, std::int64_t n, std::int64_t& a) {
-  if (!(x >= -0.5 && x <= double(n) - 0.5)) return false;
+  if (!inside_along(x, n)) return false;
   a = clamp_index(std::int64_t(std::floor(x + 0.5)), n);
   return true;
 }
@@ -129,14 +145,11 @@ NC_HD inline T sample_nearest(const T* data, const GridDims& d, double i, double
   return data[a + d.nx * (b + d.ny * c)];
 }
 
-/// The class whose probability, trilinearly interpolated at continuous index (i, j, k), is the
-/// largest; `probabilities` holds `classes` volumes of `d` one after another. Interpolating the
-/// probabilities and then taking the argmax (rather than upsampling a label map) keeps region
-/// borders smooth when a network runs on a coarser grid. Beyond the border: class 0.
-NC_HD inline std::uint16_t argmax_trilinear(const float* probabilities, int classes, const GridDims& d, double i,
-                                            double j, double k) {
-  if (!index_inside(d, i, j, k)) return 0;
-  const ClampedCell cell = clamped_cell(d, i, j, k);
+/// The class whose trilinear blend over `cell` is the largest, for `probabilities` of
+/// `classes` volumes of n voxels each: shared by argmax_trilinear and the CPU's path for grids
+/// that share their axes.
+NC_HD inline std::uint16_t argmax_in_cell(const float* probabilities, int classes, std::int64_t n,
+                                          const ClampedCell& cell) {
   const float ti = float(cell.ti), tj = float(cell.tj), tk = float(cell.tk);
   // The corners' weights, once for all classes, then a dot product per class. Not
   // trilinear_blend: its lerps round differently from these products, and labels would change
@@ -145,7 +158,6 @@ NC_HD inline std::uint16_t argmax_trilinear(const float* probabilities, int clas
   const float weight[8] = {(1 - ti) * (1 - tj) * (1 - tk), ti * (1 - tj) * (1 - tk), (1 - ti) * tj * (1 - tk),
                            ti * tj * (1 - tk),             (1 - ti) * (1 - tj) * tk, ti * (1 - tj) * tk,
                            (1 - ti) * tj * tk,             ti * tj * tk};
-  const std::int64_t n = d.count();
   std::uint16_t best = 0;
   float best_p = -1.0f;
   for (int c = 0; c < classes; ++c) {
@@ -158,6 +170,16 @@ NC_HD inline std::uint16_t argmax_trilinear(const float* probabilities, int clas
     }
   }
   return best;
+}
+
+/// The class whose probability, trilinearly interpolated at continuous index (i, j, k), is the
+/// largest; `probabilities` holds `classes` volumes of `d` one after another. Interpolating the
+/// probabilities and then taking the argmax (rather than upsampling a label map) keeps region
+/// borders smooth when a network runs on a coarser grid. Beyond the border: class 0.
+NC_HD inline std::uint16_t argmax_trilinear(const float* probabilities, int classes, const GridDims& d, double i,
+                                            double j, double k) {
+  if (!index_inside(d, i, j, k)) return 0;
+  return argmax_in_cell(probabilities, classes, d.count(), clamped_cell(d, i, j, k));
 }
 
 enum class Interpolation { Linear, Nearest };

@@ -178,6 +178,39 @@ TEST(Resample, ProbabilitiesToLabelsIsTheArgmaxOfEachInterpolatedClass) {
   EXPECT_THROW(probabilities_to_labels(std::vector<float>(5), classes, coarse, fine, Backend::Cpu), Error);
 }
 
+// The argmax from the network's 2 mm grid to the 1 mm grid, whose axes are the same: the CPU
+// takes its axis-table path, which must give what argmax_trilinear gives voxel by voxel,
+// including a target that reaches beyond the coarse grid (class 0 there).
+TEST(Resample, AxisAlignedArgmaxEqualsThePerVoxelDefinition) {
+  Geometry coarse;
+  coarse.size = {23, 19, 17};
+  coarse.spacing_mm = {2, 2, 2};
+  coarse.origin_mm = {-3.0, 5.0, 1.0};
+  const int classes = 5;
+  const auto p = smooth_probabilities(coarse, classes);
+  Geometry wider = resampled_grid(coarse, 1.0);
+  wider.origin_mm[0] -= 3.2;
+  wider.size[2] += 4;
+  for (const Geometry& fine : {resampled_grid(coarse, 1.0), wider}) {
+    const LabelVolume labels = probabilities_to_labels(p, classes, coarse, fine, Backend::Cpu);
+    const IndexMap map = index_map(coarse, fine);
+    const GridDims in{coarse.size[0], coarse.size[1], coarse.size[2]};
+    std::size_t differ = 0, beyond = 0;
+    for (std::int64_t k = 0; k < fine.size[2]; ++k)
+      for (std::int64_t j = 0; j < fine.size[1]; ++j)
+        for (std::int64_t i = 0; i < fine.size[0]; ++i) {
+          double x, y, z;
+          map_index(map, double(i), double(j), double(k), x, y, z);
+          differ += labels.at(i, j, k) != argmax_trilinear(p.data(), classes, in, x, y, z);
+          beyond += !index_inside(in, x, y, z);
+        }
+    EXPECT_EQ(differ, 0u);
+    if (&fine == &wider) {
+      EXPECT_GT(beyond, 0u);
+    }
+  }
+}
+
 TEST(Resample, RefusesEmptyInputAndBadSpacing) {
   EXPECT_THROW(resample(ImageVolume{}, {}, Backend::Cpu), Error);
   const ImageVolume in(test::oblique_ct_grid({4, 4, 4}), 1.0f);
