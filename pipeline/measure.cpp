@@ -48,8 +48,9 @@ LabelBox grown(LabelBox box, const std::array<std::int64_t, 3>& size) {
 constexpr std::uint8_t kSurfaceA = 1, kSurfaceB = 2;
 
 /// The buffers one region's HD95 needs, sized to its box. They are kept in a pool across
-/// regions and scans: a CT region's box holds millions of voxels, and mapping fresh memory
-/// for it on every call cost more than the distance transform itself.
+/// regions and scans (they only grow: a few tens of MB per region in flight for a CT): a CT
+/// region's box holds millions of voxels, and fresh memory for it on every call would first
+/// be zeroed page by page by the kernel.
 template <typename Real>
 struct Hd95Workspace {
   std::vector<std::uint8_t> padded;    ///< the box plus a one-voxel border: bit 0 in a, bit 1 in b
