@@ -11,11 +11,8 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -25,6 +22,7 @@
 #include "core/huge_pages.hpp"
 #include "dicom/series_volume.hpp"
 #include "io/image_preflight.hpp"
+#include "io/label_values.hpp"
 #include "io/nifti_voxels.hpp"
 
 namespace nc::io {
@@ -209,6 +207,13 @@ dicom::SeriesLayout series_layout(const fs::path& path, const dicom::SeriesRefer
 
 }  // namespace
 
+namespace {
+
+// A file that neurocohort's own NIfTI reader handles (nifti_voxels.hpp).
+bool is_nifti_file(const fs::path& path) { return !fs::is_directory(path) && detail::is_nifti_path(path); }
+
+}  // namespace
+
 ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   register_image_io_factories();
   if (const auto series = dicom::parse_series_reference(path))
@@ -233,7 +238,7 @@ ImageHeader read_image_header(const fs::path& path, const ReadLimits& limits) {
   } catch (const itk::ExceptionObject& e) {
     throw ImageError(path.string(), reason_of(e));
   }
-  const bool nifti = !fs::is_directory(path) && detail::is_nifti_path(path);
+  const bool nifti = is_nifti_file(path);
   if (nifti) detail::validate_nifti_header(path);
   validate_geometry(path, header.geometry, limits);
   if (nifti) detail::require_nifti_data_size(path);
@@ -248,7 +253,7 @@ ImageVolume read_float_volume(const fs::path& path, const ReadLimits& limits) {
   ImageVolume volume;
   if (const auto series = dicom::parse_series_reference(path)) {
     volume = dicom::read_series_voxels(series_layout(path, *series, limits));
-  } else if (!fs::is_directory(path) && detail::is_nifti_path(path)) {
+  } else if (is_nifti_file(path)) {
     volume.geometry = read_image_header(path, limits).geometry;
     volume.voxels = detail::read_nifti_voxels(path, volume.geometry.voxel_count());
     return volume;
@@ -270,7 +275,7 @@ ImageVolume read_float_volume(const fs::path& path, const ReadLimits& limits) {
 ImageVolume read_image(const fs::path& path, const ReadLimits& limits) { return read_float_volume(path, limits); }
 
 LabelVolume read_label_image(const fs::path& path, const ReadLimits& limits) {
-  if (!dicom::parse_series_reference(path) && !fs::is_directory(path) && detail::is_nifti_path(path)) {
+  if (!dicom::parse_series_reference(path) && is_nifti_file(path)) {
     LabelVolume direct;
     direct.geometry = read_image_header(path, limits).geometry;
     if (auto voxels = detail::read_nifti_labels(path, direct.geometry.voxel_count())) {
@@ -284,22 +289,9 @@ LabelVolume read_label_image(const fs::path& path, const ReadLimits& limits) {
   labels.geometry = values.geometry;
   const float* data = values.voxels.data();
   labels.voxels = large_vector<std::uint16_t>(static_cast<std::size_t>(labels.geometry.voxel_count()));
-  // A label is an integer in [0, 65535]: exactly what survives the round trip through uint16.
-  const auto is_label = [](float v) { return v >= 0.0f && v <= 65535.0f && float(std::uint16_t(v)) == v; };
-  std::atomic<bool> all_labels{true};
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, labels.voxels.size(), 1 << 16),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      bool ok = true;
-                      for (std::size_t n = r.begin(); n != r.end(); ++n) {
-                        ok &= is_label(data[n]);
-                        labels.voxels[n] = ok ? static_cast<std::uint16_t>(data[n]) : 0;
-                      }
-                      if (!ok) all_labels = false;
-                    });
-  if (!all_labels) {
-    const float* bad = std::find_if_not(data, data + labels.voxels.size(), is_label);  // the first, as a serial read
-    throw ImageError(path.string(), "label value " + std::to_string(*bad) + " is not an integer in [0, 65535]");
-  }
+  if (const auto bad = detail::to_labels(
+          labels.voxels.size(), [data](std::size_t i) { return double(data[i]); }, labels.voxels.data()))
+    throw ImageError(path.string(), detail::not_a_label_reason(*bad));
   return labels;
 }
 

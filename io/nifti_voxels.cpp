@@ -7,7 +7,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/huge_pages.hpp"
+#include "io/label_values.hpp"
 
 namespace nc::io::detail {
 namespace {
@@ -268,6 +268,16 @@ void require_nifti_data_size(const fs::path& path) {
   require_plausible_size(path, *nim);
 }
 
+namespace {
+
+// NIfTI: a zero or non-finite slope means "no scaling", and so do slope 1 with no intercept.
+bool scales_values(const nifti_image& header) {
+  const float slope = header.scl_slope, intercept = header.scl_inter;
+  return std::isfinite(slope) && slope != 0.0f && (slope != 1.0f || (std::isfinite(intercept) && intercept != 0.0f));
+}
+
+}  // namespace
+
 std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected_voxels) {
   const std::unique_ptr<nifti_image, NiftiFree> header(nifti_image_read(path.c_str(), 0));
   if (!header) throw ImageError(path.string(), "unreadable NIfTI header");
@@ -296,56 +306,18 @@ std::vector<float> read_nifti_voxels(const fs::path& path, std::int64_t expected
     throw ImageError(path.string(), "contains " + std::to_string(non_finite) +
                                         " NaN or infinite voxels (first at voxel " + std::to_string(first) + ")");
 
-  // NIfTI: a zero or non-finite slope means "no scaling".
-  const float slope = header->scl_slope, intercept = header->scl_inter;
-  if (std::isfinite(slope) && slope != 0.0f && (slope != 1.0f || (std::isfinite(intercept) && intercept != 0.0f))) {
+  if (scales_values(*header)) {
+    const float slope = header->scl_slope, intercept = header->scl_inter;
     const float offset = std::isfinite(intercept) ? intercept : 0.0f;
     for (float& v : voxels) v = v * slope + offset;
   }
   return voxels;
 }
 
-namespace {
-
-// Converts `n` stored integers of type T to labels; returns the index of the first value
-// outside [0, 65535], or n when there is none.
-template <typename T>
-std::size_t convert_labels(const unsigned char* raw, std::size_t n, std::uint16_t* out) {
-  std::atomic<std::size_t> first_bad{n};
-  constexpr std::size_t kBlock = std::size_t{1} << 20;
-  tbb::parallel_for(std::size_t{0}, (n + kBlock - 1) / kBlock, [&](std::size_t b) {
-    const std::size_t begin = b * kBlock, end = std::min(n, begin + kBlock);
-    for (std::size_t i = begin; i < end; ++i) {
-      T v;
-      std::memcpy(&v, raw + i * sizeof(T), sizeof(T));
-      if (v < T{0} || std::uint64_t(v) > 65535u) {
-        std::size_t seen = first_bad.load();
-        while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
-        }
-        return;
-      }
-      out[i] = std::uint16_t(v);
-    }
-  });
-  return first_bad.load();
-}
-
-template <typename T>
-float stored_value(const unsigned char* raw, std::size_t i) {
-  T v;
-  std::memcpy(&v, raw + i * sizeof(T), sizeof(T));
-  return float(v);
-}
-
-}  // namespace
-
 std::optional<std::vector<std::uint16_t>> read_nifti_labels(const fs::path& path, std::int64_t expected_voxels) {
   const std::unique_ptr<nifti_image, NiftiFree> header(nifti_image_read(path.c_str(), 0));
   if (!header) throw ImageError(path.string(), "unreadable NIfTI header");
-  const float slope = header->scl_slope, intercept = header->scl_inter;
-  const bool scaled =
-      std::isfinite(slope) && slope != 0.0f && (slope != 1.0f || (std::isfinite(intercept) && intercept != 0.0f));
-  if (static_cast<std::int64_t>(header->nvox) != expected_voxels || scaled) return std::nullopt;
+  if (static_cast<std::int64_t>(header->nvox) != expected_voxels || scales_values(*header)) return std::nullopt;
   const int type = header->datatype;
   const bool integer = type == NIFTI_TYPE_UINT8 || type == NIFTI_TYPE_INT8 || type == NIFTI_TYPE_INT16 ||
                        type == NIFTI_TYPE_UINT16 || type == NIFTI_TYPE_INT32 || type == NIFTI_TYPE_UINT32;
@@ -358,19 +330,27 @@ std::optional<std::vector<std::uint16_t>> read_nifti_labels(const fs::path& path
   if (header->byteorder != nifti_short_order() && header->swapsize > 1)
     nifti_swap_Nbytes(n * std::size_t(header->nbyper) / std::size_t(header->swapsize), header->swapsize, raw);
   std::vector<std::uint16_t> labels = large_vector<std::uint16_t>(n);
-  std::size_t bad = n;
-  float value = 0;
+  const auto convert = [&](auto zero) {
+    using T = decltype(zero);
+    const auto value = [raw](std::size_t i) {
+      T v;
+      std::memcpy(&v, raw + i * sizeof(T), sizeof(T));
+      return double(v);
+    };
+    return to_labels(n, value, labels.data());
+  };
+  std::optional<NotALabel> bad;
   // clang-format off
   switch (type) {
-    case NIFTI_TYPE_UINT8: bad = convert_labels<std::uint8_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::uint8_t>(raw, bad); break;
-    case NIFTI_TYPE_INT8: bad = convert_labels<std::int8_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::int8_t>(raw, bad); break;
-    case NIFTI_TYPE_INT16: bad = convert_labels<std::int16_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::int16_t>(raw, bad); break;
-    case NIFTI_TYPE_UINT16: bad = convert_labels<std::uint16_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::uint16_t>(raw, bad); break;
-    case NIFTI_TYPE_INT32: bad = convert_labels<std::int32_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::int32_t>(raw, bad); break;
-    default: bad = convert_labels<std::uint32_t>(raw, n, labels.data()); if (bad < n) value = stored_value<std::uint32_t>(raw, bad); break;
+    case NIFTI_TYPE_UINT8: bad = convert(std::uint8_t{}); break;
+    case NIFTI_TYPE_INT8: bad = convert(std::int8_t{}); break;
+    case NIFTI_TYPE_INT16: bad = convert(std::int16_t{}); break;
+    case NIFTI_TYPE_UINT16: bad = convert(std::uint16_t{}); break;
+    case NIFTI_TYPE_INT32: bad = convert(std::int32_t{}); break;
+    default: bad = convert(std::uint32_t{}); break;
   }
   // clang-format on
-  if (bad < n) throw ImageError(path.string(), "label value " + std::to_string(value) + " is not an integer in [0, 65535]");
+  if (bad) throw ImageError(path.string(), not_a_label_reason(*bad));
   return labels;
 }
 
