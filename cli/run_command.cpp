@@ -70,7 +70,7 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--model-metadata", run.model_metadata,
                   "Sidecar metadata JSON for a model without embedded metadata.json");
   cmd->add_option("--device", run.device, "auto, cpu or cuda")->capture_default_str();
-  cmd->add_option("--precision", run.precision, "Network arithmetic by autocast (fp16: CUDA only)")
+  cmd->add_option("--precision", run.precision, "Network arithmetic: fp32 (IEEE), tf32 (TF32 tensor cores), bf16 or fp16 by autocast; tf32 and fp16: CUDA only")
       ->check(CLI::IsMember(pipeline::precision_names()))
       ->capture_default_str();
   cmd->add_option("--threads", run.threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);

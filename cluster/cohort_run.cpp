@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cluster/mpi_launch.hpp"
 #include "cluster/mpi_transport.hpp"
 #include "cluster/transport.hpp"
 #include "cluster/worker.hpp"
@@ -70,11 +71,20 @@ void log_stage_times(const StageTotals& totals) {
     text +=
         fmt::format("{}{} {:.2f}", s ? ", " : "", pipeline::kStageNames[s], totals.seconds[s] / double(totals.scans));
   spdlog::info("run: seconds per scan by stage: {} ({} scans)", text, totals.scans);
+  const auto& t = totals.transfers;
+  if (t.host_to_device + t.device_to_host > 0)
+    spdlog::info("run: GPU copies per scan: {:.1f} MB to the device, {:.1f} MB back",
+                 double(t.host_to_device) / 1e6 / double(totals.scans), double(t.device_to_host) / 1e6 / double(totals.scans));
 }
 
 /// The run's throughput as JSON, for benchmark harnesses (bench/end_to_end.py): wall time, scans
-/// per minute, seconds per scan by stage (summed over this process's workers) and the writer's
-/// seconds per record.
+/// per minute, seconds per scan by stage and bytes copied per scan between host and device
+/// (both summed over this process's workers), and the writer's seconds per record.
+nlohmann::json per_scan(const kernels::TransferBytes& bytes, std::size_t scans) {
+  const auto mean = [&](std::uint64_t total) { return scans ? double(total) / double(scans) : 0.0; };
+  return {{"host_to_device", mean(bytes.host_to_device)}, {"device_to_host", mean(bytes.device_to_host)}};
+}
+
 void write_timings(const fs::path& path, const StageTotals& totals, std::size_t records, double wall_seconds,
                    double write_seconds) {
   nlohmann::json stages = nlohmann::json::object();
@@ -85,7 +95,8 @@ void write_timings(const fs::path& path, const StageTotals& totals, std::size_t 
                             {"scans_timed", totals.scans},
                             {"wall_seconds", wall_seconds},
                             {"scans_per_minute", wall_seconds > 0 ? 60.0 * double(records) / wall_seconds : 0.0},
-                            {"stage_seconds_per_scan", stages}};
+                            {"stage_seconds_per_scan", stages},
+                            {"transfer_bytes_per_scan", per_scan(totals.transfers, totals.scans)}};
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) throw Error("cannot write the timings file " + path.string(), Cause::Runtime);
@@ -133,7 +144,9 @@ Prepared prepare(const CohortRunOptions& options, int rank, int local_rank) {
     spdlog::warn("run: this LibTorch sees no CUDA device although the kernels do; --device auto runs on the CPU");
     p.settings.backend = kernels::Backend::Cpu;
   }
-  if (p.settings.backend == kernels::Backend::Cuda) kernels::bind_cuda_device(local_rank);
+  // run_cohort bound the GPU before MPI started where the launcher named the local rank.
+  if (p.settings.backend == kernels::Backend::Cuda && kernels::bound_cuda_device() < 0)
+    kernels::bind_cuda_device(local_rank);
   p.settings.window = options.window;
   pipeline::set_inference_threads(options.threads);
   // The model is checked before any scan: a bad model fails the run at once.
@@ -248,6 +261,10 @@ RunSummary run_as_rank(const CohortRunOptions& options, const MpiSession& mpi) {
 }  // namespace
 
 RunSummary run_cohort(const CohortRunOptions& options) {
+  // The GPU is chosen before MPI starts: a CUDA-aware MPI opens a context on the current
+  // device, which would be device 0 for every rank of the node.
+  if (const auto local_rank = detail::launcher_local_rank(); local_rank && options.device != "cpu")
+    kernels::bind_cuda_device(*local_rank);
   const auto mpi = MpiSession::start_if_launched();
   if (mpi && mpi->size() > 1) return run_as_rank(options, *mpi);
   Prepared p = prepare(options, 0, 0);

@@ -53,6 +53,7 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
                                const std::unique_ptr<ScanWork> owned(w);
                                for (std::size_t s = 0; s < totals.seconds.size(); ++s)
                                  totals.seconds[s] += w->seconds[s];
+                               totals.transfers += w->transfers;
                                ++totals.scans;
                                transport.deliver(pipeline::make_record(*w, options.host, options.rank));
                              }));

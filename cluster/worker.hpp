@@ -21,9 +21,11 @@ struct WorkerOptions {
   int rank = 0;
 };
 
-/// Seconds spent per stage, summed over the scans a worker processed.
+/// Seconds spent per stage and bytes copied between host and device, summed over the scans a
+/// worker processed.
 struct StageTotals {
   std::array<double, pipeline::kStageCount> seconds{};
+  kernels::TransferBytes transfers;  ///< host <-> device copies
   std::size_t scans = 0;
 };
 

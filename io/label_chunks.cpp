@@ -1,6 +1,5 @@
 #include "io/label_chunks.hpp"
 
-#include <libdeflate.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/parallel_reduce.h>
@@ -9,16 +8,10 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "io/deflate_codec.hpp"
 
 namespace nc::io {
 namespace {
-
-struct CompressorFree {
-  void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
-};
-struct DecompressorFree {
-  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
-};
 
 std::uint16_t largest_label(const LabelVolume& labels) {
   return tbb::parallel_reduce(
@@ -56,7 +49,7 @@ std::uint64_t chunk_voxels(const Geometry& grid) {
 }
 
 std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool one_byte, std::size_t index,
-                                          libdeflate_compressor* compressor) {
+                                          detail::ZlibCompressor& compressor) {
   const std::uint64_t n = chunk_voxels(labels.geometry);
   std::vector<unsigned char> raw(n * (one_byte ? 1 : 2), 0);
   for_each_voxel_of_chunk(labels.geometry, label_chunk_offset(labels.geometry, index),
@@ -65,8 +58,7 @@ std::vector<unsigned char> filtered_chunk(const LabelVolume& labels, bool one_by
                             raw[at] = static_cast<unsigned char>(v & 0xff);
                             if (!one_byte) raw[n + at] = static_cast<unsigned char>(v >> 8);
                           });
-  std::vector<unsigned char> out(libdeflate_zlib_compress_bound(compressor, raw.size()) + 4);
-  out.resize(libdeflate_zlib_compress(compressor, raw.data(), raw.size(), out.data(), out.size()));
+  std::vector<unsigned char> out = compressor.compress(raw);
   const std::uint32_t checksum = fletcher32(out.data(), out.size());
   for (int b = 0; b < 4; ++b) out.push_back(static_cast<unsigned char>(checksum >> (8 * b)));
   return out;
@@ -132,10 +124,9 @@ StoredLabels to_stored_form(const LabelVolume& labels) {
   stored.chunks.resize(label_chunk_count(labels.geometry));
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, stored.chunks.size()),
                     [&](const tbb::blocked_range<std::size_t>& r) {
-                      const std::unique_ptr<libdeflate_compressor, CompressorFree> compressor(
-                          libdeflate_alloc_compressor(kLabelDeflateLevel));
+                      detail::ZlibCompressor compressor(kLabelDeflateLevel);
                       for (std::size_t c = r.begin(); c != r.end(); ++c)
-                        stored.chunks[c] = filtered_chunk(labels, stored.one_byte, c, compressor.get());
+                        stored.chunks[c] = filtered_chunk(labels, stored.one_byte, c, compressor);
                     });
   return stored;
 }
@@ -149,7 +140,7 @@ LabelVolume from_stored_form(const StoredLabels& stored) {
   const std::size_t bytes = std::size_t(n) * (stored.one_byte ? 1 : 2);
   tbb::parallel_for(
       tbb::blocked_range<std::size_t>(0, stored.chunks.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-        const std::unique_ptr<libdeflate_decompressor, DecompressorFree> inflater(libdeflate_alloc_decompressor());
+        detail::Inflater inflater;
         std::vector<unsigned char> raw(bytes);
         for (std::size_t c = r.begin(); c != r.end(); ++c) {
           const auto& chunk = stored.chunks[c];
@@ -158,10 +149,7 @@ LabelVolume from_stored_form(const StoredLabels& stored) {
           for (int b = 0; b < 4; ++b) stored_sum |= std::uint32_t(chunk[chunk.size() - 4 + std::size_t(b)]) << (8 * b);
           if (fletcher32(chunk.data(), chunk.size() - 4) != stored_sum)
             throw Error("stored label map: chunk " + std::to_string(c) + " fails its checksum");
-          std::size_t produced = 0;
-          if (libdeflate_zlib_decompress(inflater.get(), chunk.data(), chunk.size() - 4, raw.data(), raw.size(),
-                                         &produced) != LIBDEFLATE_SUCCESS ||
-              produced != raw.size())
+          if (!inflater.zlib_exact(std::span(chunk.data(), chunk.size() - 4), raw))
             throw Error("stored label map: chunk " + std::to_string(c) + " does not inflate to its size");
           for_each_voxel_of_chunk(
               stored.geometry, label_chunk_offset(stored.geometry, c), [&](std::uint64_t voxel, std::uint64_t at) {

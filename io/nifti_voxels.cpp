@@ -1,6 +1,5 @@
 #include "io/nifti_voxels.hpp"
 
-#include <libdeflate.h>
 #include <nifti1_io.h>
 #include <spdlog/spdlog.h>
 #include <tbb/parallel_for.h>
@@ -17,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/huge_pages.hpp"
+#include "io/deflate_codec.hpp"
 #include "io/label_values.hpp"
 
 namespace nc::io::detail {
@@ -29,9 +29,6 @@ struct NiftiFree {
 };
 struct GzClose {
   void operator()(gzFile_s* f) const { gzclose(f); }
-};
-struct DeflateFree {
-  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
 
 template <typename T>
@@ -136,27 +133,18 @@ std::vector<unsigned char> whole_file(const char* path) {
   return in.gcount() == size ? bytes : std::vector<unsigned char>();
 }
 
-// The whole data file in memory, decompressed with libdeflate (2–3× zlib's speed) when it is
-// gzip: member after member (neurocohort's own writer makes one per block) until the voxels
-// are complete. Empty when the file is not exactly that: the caller then streams with zlib.
+// The whole data file in memory, inflated in one go when it is gzip (deflate_codec.hpp:
+// libdeflate where built, 2–3× zlib's speed): member after member (neurocohort's own writer
+// makes one per block) until the voxels are complete. Empty when the file is not exactly that:
+// the caller then streams with zlib, which names what is wrong.
 std::vector<unsigned char> read_voxel_bytes_fast(const nifti_image& header) {
   const std::size_t wanted = std::size_t(header.iname_offset) + header.nvox * std::size_t(header.nbyper);
   std::vector<unsigned char> file = whole_file(header.iname);
   const bool gzip = file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
   if (!gzip) return file.size() == wanted ? file : std::vector<unsigned char>();
   std::vector<unsigned char> out = large_vector<unsigned char>(wanted);
-  const std::unique_ptr<libdeflate_decompressor, DeflateFree> inflater(libdeflate_alloc_decompressor());
-  std::size_t in_pos = 0, out_pos = 0;
-  while (out_pos < wanted && in_pos < file.size()) {
-    std::size_t consumed = 0, produced = 0;
-    if (libdeflate_gzip_decompress_ex(inflater.get(), file.data() + in_pos, file.size() - in_pos, out.data() + out_pos,
-                                      wanted - out_pos, &consumed, &produced) != LIBDEFLATE_SUCCESS)
-      return {};
-    in_pos += consumed;
-    out_pos += produced;
-  }
   // Exactly the voxels, and every member consumed (so every CRC was checked).
-  return out_pos == wanted && in_pos == file.size() ? out : std::vector<unsigned char>();
+  return Inflater().gzip_members_exact(file, out) ? out : std::vector<unsigned char>();
 }
 
 // Compares what the header implies with what the file can hold, before any voxel memory is

@@ -1,5 +1,7 @@
 #include "pipeline/scan_stages.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <future>
 #include <memory>
 #include <sstream>
@@ -14,19 +16,36 @@
 namespace nc::pipeline {
 namespace {
 
-/// Runs one stage unless the scan already failed; times it and turns its error into the
-/// scan's error, prefixed with the stage's name.
+/// Runs one stage unless the scan already failed; times it, counts its host <-> device copies
+/// (those of this thread: a stage's kernels are called from the thread that runs it) and turns
+/// its error into the scan's error, prefixed with the stage's name.
 template <typename Body>
 void run_stage(ScanWork& work, Stage stage, Body&& body) {
   if (work.error) return;
   const jobs::ScanInFlight in_flight(work.row);
   const auto start = std::chrono::steady_clock::now();
+  const kernels::TransferBytes copied_before = kernels::thread_transfer_bytes();
   try {
     body();
   } catch (const std::exception& e) {
     work.error = std::string(kStageNames[index_of(stage)]) + ": " + e.what();
   }
   work.seconds[index_of(stage)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  work.transfers += kernels::thread_transfer_bytes() - copied_before;
+}
+
+/// `body(backend)`; where the GPU runs out of memory for it (a very large scan), `body` again
+/// on the CPU for this scan only, with the reason logged, as nnU-Net falls back per case.
+template <typename Body>
+auto on_gpu_or_cpu(const ScanWork& work, kernels::Backend backend, const char* what, Body&& body) {
+  if (backend != kernels::Backend::Cuda) return body(backend);
+  try {
+    return body(backend);
+  } catch (const kernels::CudaOutOfMemory& e) {
+    spdlog::warn("{}: {} ran out of GPU memory ({}); this scan's {} runs on the CPU", work.scan.scan_id, what, e.what(),
+                 what);
+    return body(kernels::Backend::Cpu);
+  }
 }
 
 std::string seconds_text(double seconds) {
@@ -110,7 +129,9 @@ void read_stage(ScanWork& work, const RunSettings& settings) {
 
 void preprocess_stage(ScanWork& work, const RunSettings& settings) {
   run_stage(work, Stage::Preprocess, [&] {
-    work.preprocessed = preprocess(work.image, work.scan.modality, settings.preprocess, settings.backend);
+    work.preprocessed = on_gpu_or_cpu(work, settings.backend, "preprocessing", [&](kernels::Backend backend) {
+      return preprocess(work.image, work.scan.modality, settings.preprocess, backend);
+    });
     work.icv_ml = work.preprocessed.icv_ml;
     record_image_qc(work, work.preprocessed.image_qc);
   });
@@ -118,11 +139,15 @@ void preprocess_stage(ScanWork& work, const RunSettings& settings) {
 
 void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
   run_stage(work, Stage::Infer, [&] {
-    const Segmentation segmentation = segment(model, work.preprocessed, settings.window, settings.backend);
+    const Segmentation segmentation = on_gpu_or_cpu(work, settings.backend, "segmentation", [&](kernels::Backend b) {
+      return segment(model, work.preprocessed, settings.window, b);
+    });
     // Components are counted on the 1 mm grid: the same anatomy as the native map, a fraction of its voxels.
     record_segmentation_qc(work, segmentation.confidence, qc::region_shapes(segmentation.labels, region_labels(model)));
     // Back to the scan's own grid, so the stored map overlays the original image.
-    work.labels = kernels::resample_labels_onto(segmentation.labels, work.image.geometry, settings.backend);
+    work.labels = on_gpu_or_cpu(work, settings.backend, "label resampling", [&](kernels::Backend backend) {
+      return kernels::resample_labels_onto(segmentation.labels, work.image.geometry, backend);
+    });
     work.preprocessed = {};
   });
 }

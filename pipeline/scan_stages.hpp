@@ -15,6 +15,7 @@
 #include "io/cohort_store.hpp"
 #include "io/image_io.hpp"
 #include "jobs/manifest.hpp"
+#include "kernels/common/backend.hpp"
 #include "pipeline/inference.hpp"
 #include "pipeline/measure.hpp"
 #include "pipeline/preprocess.hpp"
@@ -46,6 +47,7 @@ struct ScanWork {
   jobs::ScanEntry scan;
   std::optional<std::string> error;  ///< the first failure, "stage: reason"
   std::array<double, kStageCount> seconds{};
+  kernels::TransferBytes transfers;  ///< host <-> device copies of all its stages
   double started_at = 0;  ///< Unix seconds when the worker took the scan
 
   ImageVolume image;                 ///< native grid

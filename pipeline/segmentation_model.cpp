@@ -1,16 +1,21 @@
 #include "pipeline/segmentation_model.hpp"
 
 #include <nlohmann/json.hpp>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "kernels/common/backend.hpp"
 
 namespace nc::pipeline {
 namespace {
@@ -76,6 +81,7 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& s
 const char* precision_name(Precision precision) {
   switch (precision) {
     case Precision::Float32: return "fp32";
+    case Precision::TensorFloat32: return "tf32";
     case Precision::BFloat16: return "bf16";
     case Precision::Float16: return "fp16";
   }
@@ -123,7 +129,7 @@ void set_autocast_dtype(c10::DeviceType d, at::ScalarType t) {
 class AutocastScope {
  public:
   AutocastScope(Precision precision, c10::DeviceType device) : device_(device) {
-    if (precision == Precision::Float32) return;
+    if (precision == Precision::Float32 || precision == Precision::TensorFloat32) return;
     active_ = true;
     was_enabled_ = autocast_enabled(device);
     was_dtype_ = autocast_dtype(device);
@@ -166,15 +172,22 @@ SegmentationModel SegmentationModel::load(const fs::path& path, const std::optio
                                           Precision precision) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ModelError(path.string() + ": model file not found");
-  if (precision == Precision::Float16 && device != Device::Cuda)
-    throw ModelError(path.string() + ": fp16 inference needs --device cuda (LibTorch's CPU autocast is bf16 only)");
+  if (needs_cuda(precision) && device != Device::Cuda)
+    throw ModelError(path.string() + ": " + precision_name(precision) +
+                     " inference needs --device cuda (the CPU computes fp32 and bf16)");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->precision = precision;
   if (device == Device::Cuda) {
     if (!torch::cuda::is_available())
       throw ModelError(path.string() + ": --device cuda, but this LibTorch sees no CUDA device");
-    impl->device = torch::Device(torch::kCUDA);
+    // The GPU the kernels were bound to (bind_cuda_device), named by index: forward() may run on
+    // any thread, and an unqualified kCUDA is whatever device that thread has current.
+    impl->device = torch::Device(torch::kCUDA, c10::DeviceIndex(std::max(0, kernels::bound_cuda_device())));
+    // Process-wide switches, like the model's precision: one model per process.
+    const bool tf32 = precision == Precision::TensorFloat32;
+    at::globalContext().setAllowTF32CuDNN(tf32);
+    at::globalContext().setAllowTF32CuBLAS(tf32);
   }
   torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
   try {
@@ -248,6 +261,8 @@ void SegmentationModel::forward(std::span<const float> input, std::int64_t batch
                      std::to_string(logits.size()) + " values do not fit batch × channels (classes) × voxels");
   apply_inference_threads();
   torch::NoGradGuard no_grad;
+  c10::OptionalDeviceGuard on_model_device;  // the calling thread's current device, for this pass
+  if (impl_->device.is_cuda()) on_model_device.reset_device(impl_->device);
   // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
   // The buffer is host memory: a CUDA model gets its own device copy of the batch.
   torch::Tensor x = torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]},

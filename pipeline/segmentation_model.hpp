@@ -49,14 +49,23 @@ ModelMetadata parse_model_metadata(const std::string& json, const std::string& s
 
 enum class Device { Cpu, Cuda };
 
-/// Arithmetic of the forward pass. The 16-bit ones run under LibTorch's autocast, as
-/// `torch.autocast` does in Python: convolutions and matrix products in 16 bits, numerically
-/// sensitive operations (normalisation, reductions) in float32, logits returned as float32.
-/// bf16 runs on CUDA and on the CPU (fast where the CPU has AVX512-BF16 or AMX); fp16 needs CUDA.
-enum class Precision { Float32, BFloat16, Float16 };
-inline constexpr std::array<Precision, 3> kPrecisions = {Precision::Float32, Precision::BFloat16, Precision::Float16};
+/// Arithmetic of the forward pass. fp32 is IEEE float32 on both devices: on CUDA, cuDNN and
+/// cuBLAS are told not to round to TF32 (LibTorch lets them on Ampere and newer by default).
+/// tf32 (CUDA only) lets them: float32 tensors, convolutions and products on TF32 tensor cores.
+/// The 16-bit ones run under LibTorch's autocast, as `torch.autocast` does in Python:
+/// convolutions and matrix products in 16 bits, numerically sensitive operations
+/// (normalisation, reductions) in float32, logits returned as float32. bf16 runs on CUDA and on
+/// the CPU (fast where the CPU has AVX512-BF16 or AMX); fp16 needs CUDA.
+enum class Precision { Float32, TensorFloat32, BFloat16, Float16 };
+inline constexpr std::array<Precision, 4> kPrecisions = {Precision::Float32, Precision::TensorFloat32,
+                                                         Precision::BFloat16, Precision::Float16};
 
-/// "fp32", "bf16", "fp16": the names the command line takes.
+/// Whether the precision runs on CUDA only.
+constexpr bool needs_cuda(Precision precision) {
+  return precision == Precision::TensorFloat32 || precision == Precision::Float16;
+}
+
+/// "fp32", "tf32", "bf16", "fp16": the names the command line takes.
 const char* precision_name(Precision precision);
 
 /// The names of kPrecisions, in its order.
@@ -92,7 +101,8 @@ class SegmentationModel {
   Precision precision() const;
 
   /// One forward pass over a batch laid out [batch][channel][k][j][i] (i fastest), float32,
-  /// in host memory (a CUDA model copies it to the device); writes the logits
+  /// in host memory (a CUDA model copies it to the device it was loaded on, from any thread);
+  /// writes the logits
   /// [batch][class][k][j][i], metadata().labels.size() + 1 classes, to host memory.
   /// \throws ModelError when the sizes disagree or the network fails or returns another shape.
   void forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,

@@ -1,6 +1,16 @@
 #include "kernels/common/backend.hpp"
 
 namespace nc::kernels {
+namespace {
+thread_local TransferBytes transferred;
+}  // namespace
+
+TransferBytes thread_transfer_bytes() noexcept { return transferred; }
+
+namespace detail {
+void count_host_to_device(std::uint64_t bytes) noexcept { transferred.host_to_device += bytes; }
+void count_device_to_host(std::uint64_t bytes) noexcept { transferred.device_to_host += bytes; }
+}  // namespace detail
 
 Backend choose_backend(const std::string& device) {
   if (device == "cpu") return Backend::Cpu;

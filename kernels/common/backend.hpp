@@ -3,6 +3,7 @@
 /// Which implementation of a kernel runs, and whether the CUDA one can. No CUDA headers here:
 /// every translation unit may include this.
 
+#include <cstdint>
 #include <string>
 
 #include "core/error.hpp"
@@ -18,6 +19,13 @@ class CudaError : public Error {
   explicit CudaError(const std::string& what, Cause cause = Cause::Runtime) : Error(what, cause) {}
 };
 
+/// The device had no memory left for a buffer (a very large scan): the caller may run the
+/// same work on the CPU instead.
+class CudaOutOfMemory : public CudaError {
+ public:
+  using CudaError::CudaError;
+};
+
 /// True when this build has CUDA and the runtime sees at least one device. Never throws.
 bool cuda_device_available() noexcept;
 
@@ -25,12 +33,45 @@ bool cuda_device_available() noexcept;
 void require_cuda(const std::string& what);
 
 /// Binds this process to GPU `local_rank mod device count` (ranks of one node spread over its
-/// GPUs); returns the device index, or -1 without a device (then nothing changes).
+/// GPUs); returns the device index, or -1 without a device (then nothing changes). Every CUDA
+/// entry point then selects that device on the thread that calls it (oneTBB's workers start
+/// on device 0 otherwise), and the device's memory pool keeps what scans free for the next.
+/// Call it before MPI starts: a CUDA-aware MPI opens its context on the current device.
 int bind_cuda_device(int local_rank);
+
+/// The device bind_cuda_device chose; -1 before any binding or without a device.
+int bound_cuda_device() noexcept;
+
+/// The device the calling thread's CUDA work goes to now; -1 without a device.
+int current_cuda_device() noexcept;
+
+/// Bytes copied between host and device by the CUDA entry points on the calling thread since
+/// it started. A stage's difference of two readings is its traffic (pipeline/scan_stages.cpp).
+struct TransferBytes {
+  std::uint64_t host_to_device = 0;
+  std::uint64_t device_to_host = 0;
+  TransferBytes& operator+=(const TransferBytes& o) {
+    host_to_device += o.host_to_device;
+    device_to_host += o.device_to_host;
+    return *this;
+  }
+  friend TransferBytes operator-(TransferBytes a, const TransferBytes& b) {
+    return {a.host_to_device - b.host_to_device, a.device_to_host - b.device_to_host};
+  }
+};
+TransferBytes thread_transfer_bytes() noexcept;
 
 /// The backend a `--device` choice names: "cpu", "cuda" (required: throws CudaError without a
 /// device), or "auto" (CUDA when a device is present, else the CPU).
 /// \throws UsageError on any other name.
 Backend choose_backend(const std::string& device);
+
+namespace detail {
+/// The counters behind thread_transfer_bytes, called by DeviceBuffer's copies.
+void count_host_to_device(std::uint64_t bytes) noexcept;
+void count_device_to_host(std::uint64_t bytes) noexcept;
+/// Selects the bound device on the calling thread; every CUDA entry point calls it first.
+void use_bound_device();
+}  // namespace detail
 
 }  // namespace nc::kernels

@@ -1,6 +1,27 @@
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
 #include "kernels/common/cuda_check.cuh"
 
 namespace nc::kernels {
+namespace {
+
+std::atomic<int> bound_device{-1};
+thread_local int selected_device = -1;  // what this thread last passed to cudaSetDevice
+
+// Freed blocks stay in the device's pool instead of going back to the driver at the next
+// synchronisation, so the next scan's buffers cost no cudaMalloc.
+void keep_freed_memory_pooled(int device) {
+  cudaMemPool_t pool = nullptr;
+  NC_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  std::uint64_t keep = std::numeric_limits<std::uint64_t>::max();
+  NC_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+}
+
+}  // namespace
 
 bool cuda_device_available() noexcept {
   int count = 0;
@@ -21,7 +42,39 @@ int bind_cuda_device(int local_rank) {
   NC_CUDA_CHECK(cudaGetDeviceCount(&count));
   const int device = local_rank % count;
   NC_CUDA_CHECK(cudaSetDevice(device));
+  selected_device = device;
+  keep_freed_memory_pooled(device);
+  bound_device = device;
   return device;
 }
 
+int bound_cuda_device() noexcept { return bound_device.load(); }
+
+int current_cuda_device() noexcept {
+  int device = -1;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return device;
+}
+
+namespace detail {
+
+void use_bound_device() {
+  const int device = bound_device.load();
+  if (device < 0 || device == selected_device) return;
+  NC_CUDA_CHECK(cudaSetDevice(device));
+  selected_device = device;
+}
+
+bool debug_sync_enabled() noexcept {
+  static const bool enabled = [] {
+    const char* value = std::getenv("NEUROCOHORT_CUDA_DEBUG_SYNC");
+    return value && *value && std::strcmp(value, "0") != 0;
+  }();
+  return enabled;
+}
+
+}  // namespace detail
 }  // namespace nc::kernels

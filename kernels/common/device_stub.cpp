@@ -11,4 +11,10 @@ void require_cuda(const std::string& what) {
 
 int bind_cuda_device(int) { return -1; }
 
+int bound_cuda_device() noexcept { return -1; }
+
+int current_cuda_device() noexcept { return -1; }
+
+void detail::use_bound_device() {}
+
 }  // namespace nc::kernels

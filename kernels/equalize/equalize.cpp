@@ -67,7 +67,8 @@ ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params,
   for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d)
     table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
 
-  (backend == Backend::Cuda ? detail::adaptive_equalize_cuda : detail::adaptive_equalize_cpu)(
+  const bool direct_sum_on_gpu = backend == Backend::Cuda && params.radius <= kCudaAheMaxRadius;
+  (direct_sum_on_gpu ? detail::adaptive_equalize_cuda : detail::adaptive_equalize_cpu)(
       levels.data(), unit.data(), table.data(), image.geometry, params, lo, range, out.voxels.data());
   return out;
 }

@@ -19,6 +19,12 @@ struct AheParams {
   float beta = 0.3f;    ///< ITK's default
 };
 
+/// The largest radius the CUDA kernel takes. It sums each voxel's window directly, (2r + 1)³
+/// terms (4,913 at radius 8, 274,625 at the largest radius, 64), while the CPU slides a
+/// histogram; beyond this radius Backend::Cuda runs the CPU's sliding histogram instead, so
+/// that a large radius costs seconds rather than minutes per volume.
+inline constexpr int kCudaAheMaxRadius = 8;
+
 /// \throws Error on an empty image, a radius below 1 or over 64, alpha or beta outside
 ///         [0, 1], or a mask on another grid. A constant image (or masked region) is returned
 ///         unchanged: there is no contrast to equalize.

@@ -43,6 +43,7 @@ __global__ void equalize_kernel(const std::int16_t* __restrict__ gm_levels, cons
 
 void adaptive_equalize_cuda(const std::int16_t* levels, const float* unit, const float* table, const Geometry& g,
                             const AheParams& params, float minimum, float range, float* out) {
+  use_bound_device();
   const std::size_t n = std::size_t(g.voxel_count());
   const DeviceBuffer<std::int16_t> d_levels(std::span<const std::int16_t>(levels, n));
   const DeviceBuffer<float> d_unit(std::span<const float>(unit, n));
@@ -51,7 +52,7 @@ void adaptive_equalize_cuda(const std::int16_t* levels, const float* unit, const
   equalize_kernel<<<grid_stride_blocks(static_cast<long long>(n), kThreads), kThreads>>>(
       d_levels.get(), d_unit.get(), d_table.get(), g.size[0], g.size[1], g.size[2], params.radius, params.beta,
       minimum, range, d_out.get());
-  NC_CUDA_CHECK(cudaGetLastError());
+  NC_CUDA_CHECK_LAUNCH();
   d_out.copy_to(std::span<float>(out, n));
 }
 

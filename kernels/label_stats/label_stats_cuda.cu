@@ -55,6 +55,7 @@ __global__ void count_kernel(const std::uint16_t* __restrict__ gm_predicted, con
 
 OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted, std::span<const std::uint16_t> truth,
                                        std::array<std::int64_t, 3> size, int num_labels) {
+  use_bound_device();
   const std::size_t n = predicted.size();
   const std::size_t total_bins = 3 * (std::size_t(num_labels) + 1);
   const bool with_truth = !truth.empty(), with_boxes = size[0] > 0;
@@ -75,7 +76,7 @@ OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted,
   else
     count_kernel<false><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), nullptr, static_cast<long long>(n),
                                                             num_labels, size[0], size[1], d_counts.get(), boxes);
-  NC_CUDA_CHECK(cudaGetLastError());
+  NC_CUDA_CHECK_LAUNCH();
 
   std::vector<unsigned long long> h_counts(total_bins);
   d_counts.copy_to(h_counts);

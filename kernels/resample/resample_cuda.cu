@@ -33,11 +33,12 @@ __global__ void argmax_kernel(const float* __restrict__ gm_probabilities, int cl
 
 template <Interpolation kInterpolation, typename T>
 void resample_cuda(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out) {
+  use_bound_device();
   const DeviceBuffer<T> d_input(std::span<const T>(input, std::size_t(in.count())));
   DeviceBuffer<T> d_output{std::size_t(out.count())};
   resample_kernel<kInterpolation><<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_input.get(), in, map,
                                                                                            outside, d_output.get(), out);
-  NC_CUDA_CHECK(cudaGetLastError());
+  NC_CUDA_CHECK_LAUNCH();
   d_output.copy_to(std::span<T>(output, std::size_t(out.count())));
 }
 
@@ -48,11 +49,12 @@ template void resample_cuda<Interpolation::Nearest>(const std::uint16_t*, const 
 
 void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                           std::uint16_t* output, const GridDims& out) {
+  use_bound_device();
   const DeviceBuffer<float> d_probabilities(std::span<const float>(probabilities, std::size_t(in.count() * classes)));
   DeviceBuffer<std::uint16_t> d_output{std::size_t(out.count())};
   argmax_kernel<<<grid_stride_blocks(out.count(), kThreads), kThreads>>>(d_probabilities.get(), classes, in, map,
                                                                          d_output.get(), out);
-  NC_CUDA_CHECK(cudaGetLastError());
+  NC_CUDA_CHECK_LAUNCH();
   d_output.copy_to(std::span<std::uint16_t>(output, std::size_t(out.count())));
 }
 

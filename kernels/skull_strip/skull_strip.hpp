@@ -8,6 +8,7 @@
 /// to the background value.
 
 #include <cstdint>
+#include <memory>
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
@@ -62,13 +63,29 @@ SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const
 float otsu_threshold(const ImageVolume& image);
 
 namespace detail {
-// Backends on packed masks in host memory (bit_mask.hpp). The morphology radius is in millimetres.
+// The CPU steps on packed masks in host memory (bit_mask.hpp). The morphology radius is in millimetres.
 BitMask window_cpu(const ImageVolume& image, float lower, float upper);
 void erode_cpu(BitMask& mask, const Geometry& g, double radius_mm);
 void dilate_cpu(BitMask& mask, const Geometry& g, double radius_mm);
-BitMask window_cuda(const ImageVolume& image, float lower, float upper);
-void erode_cuda(BitMask& mask, const Geometry& g, double radius_mm);
-void dilate_cuda(BitMask& mask, const Geometry& g, double radius_mm);
+
+/// The packed mask through the chain's window and morphology on one backend. The CUDA chain
+/// uploads the image once and keeps the mask (and the window) on the device between its
+/// steps; the mask crosses to the host only when a host step (components, hole filling) or the
+/// result asks for it, and back before the next device step: three downloads and two uploads
+/// of packed bits per scan, where each morphology step used to copy the mask in and out.
+class MaskChain {
+ public:
+  virtual ~MaskChain() = default;
+  virtual void erode(double radius_mm) = 0;
+  virtual void dilate(double radius_mm) = 0;
+  /// mask &= the window the chain began with (kept when the chain was started with keep_window).
+  virtual void intersect_window() = 0;
+  /// The mask in host memory, current, for a host step that may change it in place.
+  virtual BitMask& on_host() = 0;
+};
+/// A chain that begins with the window test lower <= v <= upper of `image`.
+std::unique_ptr<MaskChain> window_chain_cpu(const ImageVolume& image, float lower, float upper, bool keep_window);
+std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume& image, float lower, float upper, bool keep_window);
 /// Keeps the largest 6-connected component (the first in memory order among equals); returns
 /// its size in voxels, 0 for an empty mask.
 std::int64_t keep_largest_component(BitMask& mask);

@@ -131,4 +131,28 @@ void dilate_cpu(BitMask& mask, const Geometry& g, double radius_mm) {
   mask = dilate_by_ball(mask, ball_rows(g, radius_mm));
 }
 
+namespace {
+
+class CpuMaskChain final : public MaskChain {
+ public:
+  CpuMaskChain(const ImageVolume& image, float lower, float upper, bool keep_window)
+      : geometry_(image.geometry), mask_(window_cpu(image, lower, upper)) {
+    if (keep_window) window_ = mask_;
+  }
+  void erode(double radius_mm) override { erode_cpu(mask_, geometry_, radius_mm); }
+  void dilate(double radius_mm) override { dilate_cpu(mask_, geometry_, radius_mm); }
+  void intersect_window() override { intersect(mask_, window_); }
+  BitMask& on_host() override { return mask_; }
+
+ private:
+  Geometry geometry_;
+  BitMask mask_, window_;
+};
+
+}  // namespace
+
+std::unique_ptr<MaskChain> window_chain_cpu(const ImageVolume& image, float lower, float upper, bool keep_window) {
+  return std::make_unique<CpuMaskChain>(image, lower, upper, keep_window);
+}
+
 }  // namespace nc::kernels::detail

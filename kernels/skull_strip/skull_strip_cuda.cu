@@ -55,51 +55,91 @@ __global__ void dilate_kernel(const std::uint64_t* __restrict__ gm_src, long lon
   });
 }
 
-void morphology(BitMask& mask, const Geometry& g, double radius_mm, bool erode) {
-  if (radius_mm <= 0) return;
-  const long long total = static_cast<long long>(mask.bits.size());
-  const std::vector<BallRow> ball = ball_rows(g, radius_mm);
-  const DeviceBuffer<BallRow> d_ball{std::span<const BallRow>(ball)};
-  DeviceBuffer<std::uint64_t> d_mask{std::span<const std::uint64_t>(mask.bits)};
-  DeviceBuffer<std::uint64_t> d_near{mask.bits.size()};
-  const int blocks = grid_stride_blocks(total, kThreads);
-  // Erosion dilates the background, dilation the mask itself.
-  const std::uint64_t* source = d_mask.get();
-  std::optional<DeviceBuffer<std::uint64_t>> d_background;
-  if (erode) {
-    d_background.emplace(mask.bits.size());
-    complement_kernel<<<blocks, kThreads>>>(d_mask.get(), total, mask.words, mask.last_word_mask(),
-                                            d_background->get());
-    NC_CUDA_CHECK(cudaGetLastError());
-    source = d_background->get();
-  }
-  dilate_kernel<<<blocks, kThreads>>>(source, mask.ny, mask.nz, mask.words, mask.last_word_mask(), d_ball.get(),
-                                      int(ball.size()), d_near.get());
-  NC_CUDA_CHECK(cudaGetLastError());
-  if (erode) {
-    remove_kernel<<<blocks, kThreads>>>(d_mask.get(), d_near.get(), total);
-    NC_CUDA_CHECK(cudaGetLastError());
-    d_mask.copy_to(std::span<std::uint64_t>(mask.bits));
-  } else {
-    d_near.copy_to(std::span<std::uint64_t>(mask.bits));
-  }
+// mask &= window, word by word.
+__global__ void intersect_kernel(std::uint64_t* __restrict__ gm_mask, const std::uint64_t* __restrict__ gm_window,
+                                 long long total) {
+  for_each_index(total, [&](long long w) { gm_mask[w] &= gm_window[w]; });
 }
+
+class CudaMaskChain final : public MaskChain {
+ public:
+  CudaMaskChain(const ImageVolume& image, float lower, float upper, bool keep_window)
+      : geometry_(image.geometry),
+        host_(image.geometry),
+        total_(static_cast<long long>(host_.bits.size())),
+        mask_(host_.bits.size()),
+        scratch_(host_.bits.size()),
+        near_(host_.bits.size()) {
+    const DeviceBuffer<float> d_image{std::span<const float>(image.voxels)};
+    const long long slots = total_ * 64;
+    window_kernel<<<grid_stride_blocks(slots, kThreads), kThreads>>>(
+        d_image.get(), host_.nx, slots, host_.words, lower, upper, reinterpret_cast<std::uint32_t*>(mask_.get()));
+    NC_CUDA_CHECK_LAUNCH();
+    if (keep_window) {
+      window_.emplace(host_.bits.size());
+      NC_CUDA_CHECK(cudaMemcpyAsync(window_->get(), mask_.get(), host_.bits.size() * sizeof(std::uint64_t),
+                                    cudaMemcpyDeviceToDevice, cudaStreamPerThread));
+    }
+  }
+
+  void erode(double radius_mm) override { morphology(radius_mm, true); }
+  void dilate(double radius_mm) override { morphology(radius_mm, false); }
+
+  void intersect_window() override {
+    on_device();
+    intersect_kernel<<<blocks(), kThreads>>>(mask_.get(), window_->get(), total_);
+    NC_CUDA_CHECK_LAUNCH();
+  }
+
+  BitMask& on_host() override {
+    if (current_on_device_) mask_.copy_to(std::span<std::uint64_t>(host_.bits));
+    current_on_device_ = false;  // the host step may change it: upload before the next device step
+    return host_;
+  }
+
+ private:
+  int blocks() const { return grid_stride_blocks(total_, kThreads); }
+
+  void on_device() {
+    if (!current_on_device_) mask_.copy_from(std::span<const std::uint64_t>(host_.bits));
+    current_on_device_ = true;
+  }
+
+  // Erosion dilates the background (complement, dilate, remove); dilation the mask itself.
+  void morphology(double radius_mm, bool erode) {
+    if (radius_mm <= 0) return;
+    on_device();
+    const std::vector<BallRow> ball = ball_rows(geometry_, radius_mm);
+    const DeviceBuffer<BallRow> d_ball{std::span<const BallRow>(ball)};
+    const std::uint64_t last = host_.last_word_mask();
+    if (erode) {
+      complement_kernel<<<blocks(), kThreads>>>(mask_.get(), total_, host_.words, last, scratch_.get());
+      NC_CUDA_CHECK_LAUNCH();
+    }
+    dilate_kernel<<<blocks(), kThreads>>>(erode ? scratch_.get() : mask_.get(), host_.ny, host_.nz, host_.words, last,
+                                          d_ball.get(), int(ball.size()), near_.get());
+    NC_CUDA_CHECK_LAUNCH();
+    if (erode) {
+      remove_kernel<<<blocks(), kThreads>>>(mask_.get(), near_.get(), total_);
+      NC_CUDA_CHECK_LAUNCH();
+    } else {
+      std::swap(mask_, near_);
+    }
+  }
+
+  Geometry geometry_;
+  BitMask host_;
+  long long total_;
+  DeviceBuffer<std::uint64_t> mask_, scratch_, near_;
+  std::optional<DeviceBuffer<std::uint64_t>> window_;
+  bool current_on_device_ = true;
+};
 
 }  // namespace
 
-BitMask window_cuda(const ImageVolume& image, float lower, float upper) {
-  BitMask mask(image.geometry);
-  const DeviceBuffer<float> d_image{std::span<const float>(image.voxels)};
-  DeviceBuffer<std::uint64_t> d_bits{mask.bits.size()};
-  const long long slots = static_cast<long long>(mask.bits.size()) * 64;
-  window_kernel<<<grid_stride_blocks(slots, kThreads), kThreads>>>(
-      d_image.get(), mask.nx, slots, mask.words, lower, upper, reinterpret_cast<std::uint32_t*>(d_bits.get()));
-  NC_CUDA_CHECK(cudaGetLastError());
-  d_bits.copy_to(std::span<std::uint64_t>(mask.bits));
-  return mask;
+std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume& image, float lower, float upper, bool keep_window) {
+  use_bound_device();
+  return std::make_unique<CudaMaskChain>(image, lower, upper, keep_window);
 }
-
-void erode_cuda(BitMask& mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, true); }
-void dilate_cuda(BitMask& mask, const Geometry& g, double radius_mm) { morphology(mask, g, radius_mm, false); }
 
 }  // namespace nc::kernels::detail

@@ -3,11 +3,9 @@
 
 namespace nc::kernels::detail {
 
-BitMask window_cuda(const ImageVolume&, float, float) {
+std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume&, float, float, bool) {
   require_cuda("skull strip");
-  return {};
+  return nullptr;
 }
-void erode_cuda(BitMask&, const Geometry&, double) { require_cuda("skull strip"); }
-void dilate_cuda(BitMask&, const Geometry&, double) { require_cuda("skull strip"); }
 
 }  // namespace nc::kernels::detail

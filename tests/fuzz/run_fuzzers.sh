@@ -62,15 +62,17 @@ spdlog_libs=$(pkg-config --libs spdlog 2>/dev/null || echo "-lspdlog -lfmt")
 # The project sources each target links (as obj/<dir>_<name>.o). Those from `optional` are
 # linked where this tree has them (they arrived with later changes), so that the script builds
 # older and newer trees alike: io/image_preflight.cpp (path and header checks; zlib, spdlog),
-# io/label_chunks.cpp (the stored form of label maps; libdeflate, TBB). When a target stops
+# io/label_chunks.cpp (the stored form of label maps; TBB), io/deflate_codec_libdeflate.cpp (the
+# deflate streams of both, on libdeflate). When a target stops
 # linking with "undefined reference", add the source that defines the symbol here.
 optional() { [ -f "$src/$1.cpp" ] && echo "$1"; return 0; }
 preflight=$(optional io/image_preflight)
 label_chunks=$(optional io/label_chunks)
-nifti_srcs="io/nifti_voxels $preflight"
+codec=$(optional io/deflate_codec_libdeflate)
+nifti_srcs="io/nifti_voxels $preflight $codec"
 manifest_srcs="jobs/manifest io/tsv dicom/series_reference $preflight"
-record_srcs="cluster/record_codec $label_chunks"
-store_srcs="io/cohort_store io/hdf5_detail $label_chunks"
+record_srcs="cluster/record_codec $label_chunks $codec"
+store_srcs="io/cohort_store io/hdf5_detail $label_chunks $codec"
 dicom_srcs="dicom/series_reference dicom/slice_header dicom/series dicom/series_volume dicom/selection"
 objs() { local f out=""; for f in "$@"; do out+=" obj/${f//\//_}.o"; done; echo "$out"; }
 

@@ -74,15 +74,19 @@ TEST(SegmentationModel, Bf16AutocastOnTheCpuRoundsToBf16) {
   EXPECT_GT(rounded, 512u) << "logits equal float32 arithmetic: autocast did not apply";
 }
 
-TEST(SegmentationModel, Fp16OnTheCpuIsAClearError) {
+TEST(SegmentationModel, Fp16AndTf32OnTheCpuAreClearErrors) {
   TempDir dir;
   export_tiny(dir / "tiny.pt", 3);
-  try {
-    SegmentationModel::load(dir / "tiny.pt", std::nullopt, Device::Cpu, Precision::Float16);
-    FAIL() << "fp16 on the CPU was accepted";
-  } catch (const ModelError& e) {
-    EXPECT_NE(std::string(e.what()).find("fp16 inference needs --device cuda"), std::string::npos) << e.what();
+  for (const Precision precision : {Precision::Float16, Precision::TensorFloat32}) {
+    const std::string name = precision_name(precision);
+    try {
+      SegmentationModel::load(dir / "tiny.pt", std::nullopt, Device::Cpu, precision);
+      FAIL() << name << " on the CPU was accepted";
+    } catch (const ModelError& e) {
+      EXPECT_NE(std::string(e.what()).find(name + " inference needs --device cuda"), std::string::npos) << e.what();
+    }
   }
+  EXPECT_EQ(precision_named("tf32"), Precision::TensorFloat32);
 }
 
 TEST(SegmentationModel, SidecarMetadataForModelsExportedElsewhere) {

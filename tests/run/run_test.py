@@ -160,6 +160,8 @@ def end_to_end():
     assert t["scans"] == 3 and t["wall_seconds"] > 0 and t["scans_per_minute"] > 0, t
     assert set(t["stage_seconds_per_scan"]) == {"read", "preprocess", "infer", "measure", "write"}, t
     assert t["stage_seconds_per_scan"]["infer"] > 0, t
+    # The CPU backend copies nothing to a device.
+    assert t["transfer_bytes_per_scan"] == {"host_to_device": 0, "device_to_host": 0}, t
     with h5py.File(out) as f:
         assert text(f["scans/status"]) == ["ok", "failed", "ok"]
         assert "broken.nii.gz" in text(f["scans/error"])[1]
