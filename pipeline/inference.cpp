@@ -9,6 +9,8 @@
 #include "core/error.hpp"
 #include "core/huge_pages.hpp"
 #include "kernels/resample/resample.hpp"
+#include "kernels/segmentation/segmentation.hpp"
+#include "kernels/segmentation/segmentation_math.hpp"
 
 namespace nc::pipeline {
 namespace {
@@ -53,34 +55,48 @@ void accumulate_window(const float* logits, std::int64_t classes, const std::vec
                        const Size3& patch, const Size3& size, std::vector<float>& total, std::vector<float>& norm) {
   const std::int64_t pv = patch[0] * patch[1] * patch[2], nv = size[0] * size[1] * size[2];
   tbb::parallel_for(std::int64_t{0}, std::min(patch[2], size[2] - start[2]), [&](std::int64_t k) {
-    std::vector<float> p(static_cast<std::size_t>(classes));
     for (std::int64_t j = 0; j < std::min(patch[1], size[1] - start[1]); ++j)
       for (std::int64_t i = 0; i < std::min(patch[0], size[0] - start[0]); ++i) {
         const std::int64_t w = i + patch[0] * (j + patch[1] * k);
         const std::int64_t v = (start[0] + i) + size[0] * ((start[1] + j) + size[1] * (start[2] + k));
-        float top = logits[w];
-        for (std::int64_t c = 1; c < classes; ++c) top = std::max(top, logits[c * pv + w]);
-        float sum = 0;
-        for (std::int64_t c = 0; c < classes; ++c) sum += p[std::size_t(c)] = std::exp(logits[c * pv + w] - top);
-        const float scale = weights[std::size_t(w)] / sum;
-        for (std::int64_t c = 0; c < classes; ++c) total[std::size_t(c * nv + v)] += p[std::size_t(c)] * scale;
-        norm[std::size_t(v)] += weights[std::size_t(w)];
+        kernels::blend_softmax_voxel(logits, classes, pv, w, weights[std::size_t(w)], total.data(), nv, v, norm.data());
       }
   });
 }
 
-// The network's confidence inside the brain, counted on its own grid (coarser than the mask's,
-// so the mask is brought there by nearest neighbour).
-qc::Confidence confidence_in_brain(const std::vector<float>& probabilities, int classes, const Geometry& grid,
-                                   const Volume<std::uint8_t>& brain_mask) {
-  const Stopwatch clock;
-  LabelVolume mask(brain_mask.geometry);
-  std::copy(brain_mask.voxels.begin(), brain_mask.voxels.end(), mask.voxels.begin());
-  qc::Confidence confidence = qc::segmentation_confidence(
-      probabilities, classes, kernels::resample_labels_onto(mask, grid, kernels::Backend::Cpu));
-  confidence.seconds = clock.seconds();
-  return confidence;
+/// How the network covers a volume: the patch it runs on, the windows' starts and their
+/// blending weights (validated options).
+struct WindowLayout {
+  Size3 patch;
+  std::vector<Size3> windows;
+  std::vector<float> weights;
+  std::int64_t classes = 0;
+  std::int64_t patch_voxels() const { return patch[0] * patch[1] * patch[2]; }
+};
+
+WindowLayout window_layout(const SegmentationModel& model, const Size3& size, const SlidingWindowOptions& options) {
+  if (options.batch < 1) throw Error("sliding window: the batch must be at least 1");
+  if (!(options.overlap >= 0.0 && options.overlap < 1.0)) throw Error("sliding window: the overlap must be in [0, 1)");
+  const ModelMetadata& meta = model.metadata();
+  if (meta.channels != 1)
+    throw ModelError(model.path().string() + ": the model takes " + std::to_string(meta.channels) +
+                     " channels; neurocohort gives it one image");
+  // A whole-volume pass is one window the size of the padded volume; with a single window the
+  // blend is the softmax itself, so its weights are ones.
+  const auto whole = options.plan == WindowPlan::Whole ? whole_volume_size(size, meta.patch_size) : std::nullopt;
+  WindowLayout layout;
+  layout.patch = whole ? *whole : meta.patch_size;
+  layout.classes = std::int64_t(meta.labels.size()) + 1;
+  layout.weights = whole ? std::vector<float>(std::size_t(layout.patch_voxels()), 1.0f) : gaussian_importance(layout.patch);
+  if (whole)
+    layout.windows.push_back({0, 0, 0});
+  else
+    for (std::int64_t k : window_starts(size[2], layout.patch[2], options.overlap))
+      for (std::int64_t j : window_starts(size[1], layout.patch[1], options.overlap))
+        for (std::int64_t i : window_starts(size[0], layout.patch[0], options.overlap)) layout.windows.push_back({i, j, k});
+  return layout;
 }
+
 
 }  // namespace
 
@@ -125,28 +141,11 @@ std::optional<Size3> whole_volume_size(const Size3& size, const Size3& patch) {
 
 std::vector<float> sliding_window_probabilities(const SegmentationModel& model, const ImageVolume& input,
                                                 const SlidingWindowOptions& options) {
-  if (options.batch < 1) throw Error("sliding window: the batch must be at least 1");
-  if (!(options.overlap >= 0.0 && options.overlap < 1.0)) throw Error("sliding window: the overlap must be in [0, 1)");
-  const ModelMetadata& meta = model.metadata();
-  if (meta.channels != 1)
-    throw ModelError(model.path().string() + ": the model takes " + std::to_string(meta.channels) +
-                     " channels; neurocohort gives it one image");
   const Size3 size = input.geometry.size;
-  // A whole-volume pass is one window the size of the padded volume; with a single window the
-  // blend is the softmax itself, so its weights are ones.
-  const auto whole = options.plan == WindowPlan::Whole ? whole_volume_size(size, meta.patch_size) : std::nullopt;
-  const Size3 patch = whole ? *whole : meta.patch_size;
-  const std::int64_t classes = std::int64_t(meta.labels.size()) + 1;
-  const std::int64_t pv = patch[0] * patch[1] * patch[2], nv = input.geometry.voxel_count();
-  const std::vector<float> weights = whole ? std::vector<float>(std::size_t(pv), 1.0f) : gaussian_importance(patch);
-
-  std::vector<Size3> windows;
-  if (whole)
-    windows.push_back({0, 0, 0});
-  else
-    for (std::int64_t k : window_starts(size[2], patch[2], options.overlap))
-      for (std::int64_t j : window_starts(size[1], patch[1], options.overlap))
-        for (std::int64_t i : window_starts(size[0], patch[0], options.overlap)) windows.push_back({i, j, k});
+  const WindowLayout layout = window_layout(model, size, options);
+  const Size3& patch = layout.patch;
+  const std::int64_t classes = layout.classes, pv = layout.patch_voxels(), nv = input.geometry.voxel_count();
+  const std::vector<Size3>& windows = layout.windows;
 
   std::vector<float> total = large_vector<float>(std::size_t(classes * nv)),
                      norm = large_vector<float>(std::size_t(nv));
@@ -159,29 +158,115 @@ std::vector<float> sliding_window_probabilities(const SegmentationModel& model, 
       extract_window(input, windows[first + b], patch, &batch_input[b * std::size_t(pv)]);
     model.forward(batch_input, std::int64_t(n), patch, logits);
     for (std::size_t b = 0; b < n; ++b)
-      accumulate_window(&logits[b * std::size_t(classes * pv)], classes, weights, windows[first + b], patch, size,
-                        total, norm);
+      accumulate_window(&logits[b * std::size_t(classes * pv)], classes, layout.weights, windows[first + b], patch,
+                        size, total, norm);
   }
   for (std::int64_t c = 0; c < classes; ++c)
     for (std::int64_t v = 0; v < nv; ++v) total[std::size_t(c * nv + v)] /= norm[std::size_t(v)];
   return total;
 }
 
+kernels::DeviceArray<float> sliding_window_probabilities(const SegmentationModel& model,
+                                                         const kernels::DeviceVolume<float>& input,
+                                                         const SlidingWindowOptions& options) {
+  const Size3 size = input.geometry.size;
+  const WindowLayout layout = window_layout(model, size, options);
+  const std::int64_t classes = layout.classes, pv = layout.patch_voxels(), nv = input.geometry.voxel_count();
+  kernels::DeviceArray<float> total{std::size_t(classes * nv)}, norm{std::size_t(nv)};
+  total.zero();
+  norm.zero();
+  const kernels::DeviceArray<float> weights{std::span<const float>(layout.weights)};
+  const std::size_t batch = std::min(layout.windows.size(), std::size_t(options.batch));
+  kernels::DeviceArray<float> batch_input(batch * std::size_t(pv)), logits(batch * std::size_t(classes * pv));
+  for (std::size_t first = 0; first < layout.windows.size(); first += batch) {
+    const std::size_t n = std::min(layout.windows.size() - first, batch);
+    for (std::size_t b = 0; b < n; ++b)
+      kernels::extract_window(input, layout.windows[first + b], layout.patch, batch_input.data() + b * std::size_t(pv));
+    model.forward_on_device(batch_input.data(), std::int64_t(n), layout.patch, logits.data());
+    for (std::size_t b = 0; b < n; ++b)
+      kernels::blend_window_softmax(logits.data() + b * std::size_t(classes * pv), int(classes), weights,
+                                    layout.windows[first + b], layout.patch, size, total, norm);
+  }
+  kernels::divide_by_weights(total, norm, int(classes));
+  return total;
+}
+
+namespace {
+
+// The network's classes as label ids: class c is the c-th label of the table, 0 the background.
+std::vector<std::uint16_t> label_ids(const ModelMetadata& meta) {
+  std::vector<std::uint16_t> id(meta.labels.size() + 1, 0);
+  for (std::size_t c = 0; c < meta.labels.size(); ++c) id[c + 1] = std::uint16_t(meta.labels[c].id);
+  return id;
+}
+
+// The brain mask on the model's grid, by nearest neighbour (the grid is coarser than the mask's).
+LabelVolume brain_on_grid(const Volume<std::uint8_t>& brain_mask, const Geometry& grid) {
+  LabelVolume mask(brain_mask.geometry);
+  std::copy(brain_mask.voxels.begin(), brain_mask.voxels.end(), mask.voxels.begin());
+  return kernels::resample_labels_onto(mask, grid, kernels::Backend::Cpu);
+}
+
+// The network's confidence inside the brain, counted on its own grid.
+qc::Confidence confidence_in_brain(const std::vector<float>& probabilities, int classes, const Geometry& grid,
+                                   const Volume<std::uint8_t>& brain_mask) {
+  const Stopwatch clock;
+  qc::Confidence confidence = qc::segmentation_confidence(probabilities, classes, brain_on_grid(brain_mask, grid));
+  confidence.seconds = clock.seconds();
+  return confidence;
+}
+
+// segment() for a scan preprocessed on the device: normalisation, the model's grid, the windows,
+// their blend, the argmax back to the scan's grid and the label ids all on the GPU. The map
+// comes back to the host once (for the QC of its regions) and stays on the device for the
+// native grid.
+Segmentation segment_on_device(const SegmentationModel& model, const PreprocessedScan& scan,
+                               const SlidingWindowOptions& options) {
+  if (!model.on_cuda()) throw Error("a scan preprocessed on the GPU needs a model loaded on the GPU");
+  const ModelMetadata& meta = model.metadata();
+  const kernels::DeviceVolume<float>& image = *scan.on_device;
+  const Geometry grid = kernels::resampled_grid(image.geometry, meta.input_spacing_mm);
+  const kernels::DeviceArray<std::uint8_t> brain{std::span<const std::uint8_t>(scan.brain_mask.voxels)};
+  kernels::DeviceVolume<float> normalised(image.geometry);
+  kernels::detail::copy_on_device(normalised.voxels.data(), image.voxels.data(), image.voxels.bytes());
+  if (meta.normalisation != "none") kernels::zscore_in_mask(normalised, brain);
+  const kernels::DeviceVolume<float> input = kernels::resample_onto(normalised, grid, 0.0f);
+  const kernels::DeviceArray<float> probabilities = sliding_window_probabilities(model, input, options);
+  const int classes = int(meta.labels.size()) + 1;
+
+  const Stopwatch clock;
+  const LabelVolume brain_grid = brain_on_grid(scan.brain_mask, grid);
+  const kernels::DeviceConfidence c = kernels::confidence_in_mask(
+      probabilities, classes, kernels::DeviceArray<std::uint16_t>(std::span<const std::uint16_t>(brain_grid.voxels)),
+      qc::kLowMargin);
+  Segmentation out;
+  out.confidence = {c.mean_max_probability, c.low_margin_fraction, clock.seconds()};
+
+  kernels::DeviceVolume<std::uint16_t> labels = kernels::probabilities_to_labels(probabilities, classes, grid, image.geometry);
+  const std::vector<std::uint16_t> ids = label_ids(meta);
+  kernels::mask_and_map_labels(labels, brain, kernels::DeviceArray<std::uint16_t>(std::span<const std::uint16_t>(ids)));
+  out.labels = LabelVolume(image.geometry);
+  labels.voxels.download(std::span<std::uint16_t>(out.labels.voxels));
+  out.on_device = std::move(labels);
+  return out;
+}
+
+}  // namespace
+
 Segmentation segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
                      kernels::Backend backend) {
+  if (scan.on_device) return segment_on_device(model, scan, options);
   const ModelMetadata& meta = model.metadata();
   const Geometry grid = kernels::resampled_grid(scan.image.geometry, meta.input_spacing_mm);
   const ImageVolume input = kernels::resample_onto(normalise(scan, meta.normalisation), grid, 0.0f, backend);
   const std::vector<float> probabilities = sliding_window_probabilities(model, input, options);
   const int classes = int(meta.labels.size()) + 1;
   Segmentation out{kernels::probabilities_to_labels(probabilities, classes, grid, scan.image.geometry, backend),
-                   confidence_in_brain(probabilities, classes, grid, scan.brain_mask)};
+                   confidence_in_brain(probabilities, classes, grid, scan.brain_mask), std::nullopt};
   LabelVolume& labels = out.labels;
   for (std::size_t v = 0; v < labels.voxels.size(); ++v)
     if (!scan.brain_mask.voxels[v]) labels.voxels[v] = 0;
-  // Class c of the network is the c-th label of the table; map classes to label ids.
-  std::vector<std::uint16_t> id(meta.labels.size() + 1, 0);
-  for (std::size_t c = 0; c < meta.labels.size(); ++c) id[c + 1] = std::uint16_t(meta.labels[c].id);
+  const std::vector<std::uint16_t> id = label_ids(meta);
   for (auto& l : labels.voxels) l = id[l];
   return out;
 }

@@ -13,6 +13,7 @@
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 #include "pipeline/preprocess.hpp"
 #include "pipeline/segmentation_model.hpp"
 #include "qc/measures.hpp"
@@ -55,13 +56,21 @@ std::vector<float> gaussian_importance(const std::array<std::int64_t, 3>& patch)
 /// \throws ModelError from the network; Error for invalid options.
 std::vector<float> sliding_window_probabilities(const SegmentationModel& model, const ImageVolume& input,
                                                 const SlidingWindowOptions& options);
+/// The same on the GPU (a CUDA model): windows cut from the device volume, the network on
+/// device memory, the blend and the softmax by kernels; nothing crosses to the host.
+kernels::DeviceArray<float> sliding_window_probabilities(const SegmentationModel& model,
+                                                         const kernels::DeviceVolume<float>& input,
+                                                         const SlidingWindowOptions& options);
 
 struct Segmentation {
   LabelVolume labels;         ///< on the scan's preprocessed grid, 0 outside its brain mask
   qc::Confidence confidence;  ///< of the network inside the brain mask, on the model's grid
+  /// A scan preprocessed on the GPU: `labels` also on the device, to go on to the native grid there.
+  std::optional<kernels::DeviceVolume<std::uint16_t>> on_device;
 };
 
-/// The model's label map of a preprocessed scan and how sure the network was of it.
+/// The model's label map of a preprocessed scan and how sure the network was of it. A scan
+/// preprocessed on the device (`on_device`) is segmented there, whatever `backend` says.
 Segmentation segment(const SegmentationModel& model, const PreprocessedScan& scan, const SlidingWindowOptions& options,
                     kernels::Backend backend);
 

@@ -43,12 +43,18 @@ IndexBox crop_box(const IndexBox& bounds, std::int64_t margin) {
   return box;
 }
 
+/// The grid of the sub-box `box` of `g`.
+Geometry box_grid(const Geometry& grid, const IndexBox& box) {
+  Geometry g = grid;
+  g.origin_mm = index_to_physical(grid, {double(box.lo[0]), double(box.lo[1]), double(box.lo[2])});
+  for (int a = 0; a < 3; ++a) g.size[a] = box.hi[a] - box.lo[a];
+  return g;
+}
+
 /// The sub-grid `box` of `v` (axis-aligned input), `fill` where the box leaves the grid.
 template <typename T>
 Volume<T> crop(const Volume<T>& v, const IndexBox& box, T fill) {
-  Geometry g = v.geometry;
-  g.origin_mm = index_to_physical(v.geometry, {double(box.lo[0]), double(box.lo[1]), double(box.lo[2])});
-  for (int a = 0; a < 3; ++a) g.size[a] = box.hi[a] - box.lo[a];
+  const Geometry g = box_grid(v.geometry, box);
   Volume<T> out(g, fill);
   const auto& s = v.geometry.size;
   const std::int64_t i0 = std::max<std::int64_t>(box.lo[0], 0), i1 = std::min(box.hi[0], s[0]);
@@ -72,30 +78,82 @@ void require_grid_within_budget(const Geometry& grid, const PreprocessParams& pa
   throw Error(why.str());
 }
 
+// Air is -1000 HU on CT; MR background is 0.
+float outside_value(jobs::Modality modality) { return modality == jobs::Modality::CT ? -1000.0f : 0.0f; }
+
+kernels::StripMethod strip_method(jobs::Modality modality) {
+  return modality == jobs::Modality::CT ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
+}
+
+// The validated 1 mm grid of a scan.
+Geometry isotropic_grid(const ImageVolume& native, const PreprocessParams& params) {
+  if (!(params.margin_mm >= 0.0)) throw Error("preprocess: the crop margin must not be negative");
+  const Geometry grid = kernels::resampled_grid(native.geometry, params.spacing_mm);
+  require_grid_within_budget(grid, params);
+  return grid;
+}
+
+IndexBox brain_box(const Volume<std::uint8_t>& mask, const PreprocessParams& params) {
+  return crop_box(mask_bounds(mask), std::int64_t(std::ceil(params.margin_mm / params.spacing_mm)));
+}
+
 }  // namespace
 
 PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
                             kernels::Backend backend) {
-  if (!(params.margin_mm >= 0.0)) throw Error("preprocess: the crop margin must not be negative");
-  const bool ct = modality == jobs::Modality::CT;
-  // Air is -1000 HU on CT; MR background is 0.
-  const kernels::ResampleParams resample{params.spacing_mm, ct ? -1000.0f : 0.0f};
-  require_grid_within_budget(kernels::resampled_grid(native.geometry, params.spacing_mm), params);
-  const ImageVolume iso = kernels::resample(native, resample, backend);
-
-  const auto method = ct ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
+  if (backend == kernels::Backend::Cuda) {
+    PreprocessedScan scan = preprocess_on_device(native, modality, params);
+    scan.image = ImageVolume(scan.on_device->geometry);
+    scan.on_device->voxels.download(std::span<float>(scan.image.voxels));
+    scan.on_device.reset();
+    return scan;
+  }
+  const ImageVolume iso = kernels::resample_onto(native, isotropic_grid(native, params), outside_value(modality),
+                                                 kernels::Backend::Cpu);
+  const auto method = strip_method(modality);
   kernels::SkullStripResult strip =
-      kernels::skull_strip(iso, method, kernels::SkullStripParams::defaults_for(method), backend);
+      kernels::skull_strip(iso, method, kernels::SkullStripParams::defaults_for(method), kernels::Backend::Cpu);
 
-  const IndexBox box =
-      crop_box(mask_bounds(strip.mask), std::int64_t(std::ceil(params.margin_mm / params.spacing_mm)));
+  const IndexBox box = brain_box(strip.mask, params);
   PreprocessedScan out;
   out.image_qc = qc::measure_image(iso, strip.mask, modality);
   out.brain_mask = crop(strip.mask, box, std::uint8_t{0});
   out.image = crop(strip.masked, box, 0.0f);
   out.icv_ml = strip.icv_ml;
   out.threshold = strip.threshold;
-  if (params.equalize) out.image = kernels::adaptive_equalize(out.image, params.ahe, backend, &out.brain_mask);
+  if (params.equalize)
+    out.image = kernels::adaptive_equalize(out.image, params.ahe, kernels::Backend::Cpu, &out.brain_mask);
+  return out;
+}
+
+PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality modality,
+                                      const PreprocessParams& params) {
+  const Geometry grid = isotropic_grid(native, params);
+  kernels::require_cuda("preprocessing");
+  kernels::DeviceVolume<float> iso_on_device;
+  {
+    kernels::DeviceVolume<float> native_on_device(native.geometry);
+    native_on_device.voxels.upload(std::span<const float>(native.voxels));
+    iso_on_device = kernels::resample_onto(native_on_device, grid, outside_value(modality));
+  }
+  ImageVolume iso(grid);
+  iso_on_device.voxels.download(std::span<float>(iso.voxels));
+  const auto method = strip_method(modality);
+  kernels::DeviceSkullStripResult strip =
+      kernels::skull_strip(iso, iso_on_device, method, kernels::SkullStripParams::defaults_for(method));
+
+  const IndexBox box = brain_box(strip.mask, params);
+  PreprocessedScan out;
+  out.image_qc = qc::measure_image(iso, strip.mask, modality);
+  out.brain_mask = crop(strip.mask, box, std::uint8_t{0});
+  out.icv_ml = strip.icv_ml;
+  out.threshold = strip.threshold;
+  kernels::DeviceVolume<float> image = kernels::crop_on_device(strip.masked, box.lo, out.brain_mask.geometry, 0.0f);
+  if (params.equalize) {
+    const kernels::DeviceArray<std::uint8_t> mask(std::span<const std::uint8_t>(out.brain_mask.voxels));
+    image = kernels::adaptive_equalize(image, params.ahe, &mask);
+  }
+  out.on_device = std::move(image);
   return out;
 }
 

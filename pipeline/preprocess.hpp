@@ -11,6 +11,7 @@
 #include "core/volume.hpp"
 #include "jobs/manifest.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 #include "kernels/equalize/equalize.hpp"
 #include "qc/measures.hpp"
 
@@ -28,8 +29,10 @@ struct PreprocessParams {
 struct PreprocessedScan {
   /// The brain on the isotropic grid, cropped to the mask's bounding box plus the margin (each
   /// axis an even number of voxels, so a model at twice the spacing tiles it exactly);
-  /// equalized inside the mask, 0 outside.
+  /// equalized inside the mask, 0 outside. Empty when `on_device` holds it.
   ImageVolume image;
+  /// preprocess_on_device: the same image, on the GPU, for segment().
+  std::optional<kernels::DeviceVolume<float>> on_device;
   Volume<std::uint8_t> brain_mask;  ///< same grid as `image`
   double icv_ml = 0;                ///< brain mask volume (before cropping; cropping keeps all of it)
   float threshold = 0;              ///< the skull-strip lower threshold (Otsu's for MR)
@@ -38,7 +41,16 @@ struct PreprocessedScan {
 
 /// \throws Error (naming the reason, not the scan: the caller knows it) when the image has no
 ///         contrast, no brain component is found, or a parameter is invalid.
+///         Backend::Cuda is preprocess_on_device with the image copied back to the host.
 PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
                             kernels::Backend backend);
+
+/// The same steps with the CUDA kernels, the image on the GPU from the upload of `native` (the
+/// scan's one upload) to the equalized crop, which is left in `on_device` (`image` stays empty)
+/// for segment(). The 1 mm image comes back to the host once, for the image QC measures, the
+/// finite check and the Otsu histogram; the brain mask is built on the host (components, holes).
+/// \throws as preprocess; CudaError (CudaOutOfMemory when the GPU is full) from the device.
+PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality modality,
+                                      const PreprocessParams& params);
 
 }  // namespace nc::pipeline

@@ -129,8 +129,10 @@ void read_stage(ScanWork& work, const RunSettings& settings) {
 
 void preprocess_stage(ScanWork& work, const RunSettings& settings) {
   run_stage(work, Stage::Preprocess, [&] {
+    // On the GPU the scan stays there, from the upload of its image to its native label map.
     work.preprocessed = on_gpu_or_cpu(work, settings.backend, "preprocessing", [&](kernels::Backend backend) {
-      return preprocess(work.image, work.scan.modality, settings.preprocess, backend);
+      return backend == kernels::Backend::Cuda ? preprocess_on_device(work.image, work.scan.modality, settings.preprocess)
+                                               : preprocess(work.image, work.scan.modality, settings.preprocess, backend);
     });
     work.icv_ml = work.preprocessed.icv_ml;
     record_image_qc(work, work.preprocessed.image_qc);
@@ -146,7 +148,13 @@ void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettin
     record_segmentation_qc(work, segmentation.confidence, qc::region_shapes(segmentation.labels, region_labels(model)));
     // Back to the scan's own grid, so the stored map overlays the original image.
     work.labels = on_gpu_or_cpu(work, settings.backend, "label resampling", [&](kernels::Backend backend) {
-      return kernels::resample_labels_onto(segmentation.labels, work.image.geometry, backend);
+      if (backend == kernels::Backend::Cpu || !segmentation.on_device)
+        return kernels::resample_labels_onto(segmentation.labels, work.image.geometry, backend);
+      // The scan's one download of a native-size volume: its label map.
+      LabelVolume native(work.image.geometry);
+      kernels::resample_labels_onto(*segmentation.on_device, native.geometry)
+          .voxels.download(std::span<std::uint16_t>(native.voxels));
+      return native;
     });
     work.preprocessed = {};
   });

@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/DeviceGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
@@ -16,6 +17,7 @@
 #include <sstream>
 
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 
 namespace nc::pipeline {
 namespace {
@@ -161,6 +163,41 @@ struct SegmentationModel::Impl {
   mutable torch::jit::script::Module module;
   torch::Device device = torch::kCPU;
   Precision precision = Precision::Float32;
+
+  std::int64_t classes() const { return std::int64_t(metadata.labels.size()) + 1; }
+
+  void check_sizes(std::size_t input, std::size_t logits, std::int64_t batch, const std::array<std::int64_t, 3>& size) const {
+    const std::int64_t voxels = size[0] * size[1] * size[2];
+    if (std::int64_t(input) != batch * metadata.channels * voxels || std::int64_t(logits) != batch * classes() * voxels)
+      throw ModelError(path.string() + ": buffers of " + std::to_string(input) + " and " + std::to_string(logits) +
+                       " values do not fit batch × channels (classes) × voxels");
+  }
+
+  /// `data` ([batch][channel][k][j][i], on `where`) as the tensor [N, C, D=k, H=j, W=i] that
+  /// shares its memory.
+  torch::Tensor wrap(float* data, std::int64_t batch, std::int64_t channels, const std::array<std::int64_t, 3>& size,
+                     torch::Device where) const {
+    return torch::from_blob(data, {batch, channels, size[2], size[1], size[0]},
+                            torch::TensorOptions().dtype(torch::kFloat32).device(where));
+  }
+
+  /// The network on `x` (on the model's device, on the calling thread, made current for the
+  /// pass), its logits checked for shape. \throws ModelError.
+  torch::Tensor run(const torch::Tensor& x, std::int64_t batch, const std::array<std::int64_t, 3>& size) const {
+    torch::Tensor y;
+    try {
+      const AutocastScope autocast(precision, device.type());
+      y = module.forward({x}).toTensor();
+    } catch (const c10::Error& e) {
+      const std::string what = e.what();
+      throw ModelError(path.string() + ": forward pass failed: " + what.substr(0, what.find('\n')));
+    }
+    const std::vector<std::int64_t> expected = {batch, classes(), size[2], size[1], size[0]};
+    if (y.sizes().vec() != expected)
+      throw ModelError(path.string() + ": the network returned " + std::to_string(y.dim() > 1 ? y.size(1) : 0) +
+                       " channels for " + std::to_string(classes()) + " classes (label table and network disagree)");
+    return y;
+  }
 };
 
 SegmentationModel::SegmentationModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -253,34 +290,34 @@ Precision SegmentationModel::precision() const { return impl_->precision; }
 
 void SegmentationModel::forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size,
                                 std::span<float> logits) const {
-  const std::int64_t channels = impl_->metadata.channels;
-  const std::int64_t classes = std::int64_t(impl_->metadata.labels.size()) + 1;
-  const std::int64_t voxels = size[0] * size[1] * size[2];
-  if (std::int64_t(input.size()) != batch * channels * voxels || std::int64_t(logits.size()) != batch * classes * voxels)
-    throw ModelError(impl_->path.string() + ": buffers of " + std::to_string(input.size()) + " and " +
-                     std::to_string(logits.size()) + " values do not fit batch × channels (classes) × voxels");
+  impl_->check_sizes(input.size(), logits.size(), batch, size);
   apply_inference_threads();
   torch::NoGradGuard no_grad;
   c10::OptionalDeviceGuard on_model_device;  // the calling thread's current device, for this pass
   if (impl_->device.is_cuda()) on_model_device.reset_device(impl_->device);
-  // from_blob does not copy; the tensor is [N, C, D=k, H=j, W=i], matching the memory layout.
-  // The buffer is host memory: a CUDA model gets its own device copy of the batch.
-  torch::Tensor x = torch::from_blob(const_cast<float*>(input.data()), {batch, channels, size[2], size[1], size[0]},
-                                     torch::TensorOptions().dtype(torch::kFloat32));
+  // from_blob does not copy; the buffer is host memory: a CUDA model gets its own device copy.
+  torch::Tensor x = impl_->wrap(const_cast<float*>(input.data()), batch, impl_->metadata.channels, size, torch::kCPU);
   if (impl_->device.is_cuda()) x = x.to(impl_->device);
-  torch::Tensor y;
-  try {
-    const AutocastScope autocast(impl_->precision, impl_->device.type());
-    y = impl_->module.forward({x}).toTensor();
-  } catch (const c10::Error& e) {
-    const std::string what = e.what();
-    throw ModelError(impl_->path.string() + ": forward pass failed: " + what.substr(0, what.find('\n')));
-  }
-  const std::vector<std::int64_t> expected = {batch, classes, size[2], size[1], size[0]};
-  if (y.sizes().vec() != expected)
-    throw ModelError(impl_->path.string() + ": the network returned " + std::to_string(y.dim() > 1 ? y.size(1) : 0) +
-                     " channels for " + std::to_string(classes) + " classes (label table and network disagree)");
-  torch::from_blob(logits.data(), expected, torch::TensorOptions().dtype(torch::kFloat32)).copy_(y);
+  const torch::Tensor y = impl_->run(x, batch, size);
+  impl_->wrap(logits.data(), batch, impl_->classes(), size, torch::kCPU).copy_(y);
+}
+
+bool SegmentationModel::on_cuda() const { return impl_->device.is_cuda(); }
+
+void SegmentationModel::forward_on_device(const float* input, std::int64_t batch,
+                                          const std::array<std::int64_t, 3>& size, float* logits) const {
+  if (!on_cuda()) throw ModelError(impl_->path.string() + ": device memory given to a model loaded on the CPU");
+  const std::int64_t voxels = size[0] * size[1] * size[2];
+  impl_->check_sizes(std::size_t(batch * impl_->metadata.channels * voxels), std::size_t(batch * impl_->classes() * voxels),
+                     batch, size);
+  torch::NoGradGuard no_grad;
+  const c10::DeviceGuard on_model_device(impl_->device);
+  kernels::wait_for_device_work();  // the kernels that wrote `input`, on this thread's stream
+  const torch::Tensor x = impl_->wrap(const_cast<float*>(input), batch, impl_->metadata.channels, size, impl_->device);
+  const torch::Tensor y = impl_->run(x, batch, size);
+  impl_->wrap(logits, batch, impl_->classes(), size, impl_->device).copy_(y);
+  // LibTorch works on its own stream: the kernels that read `logits` come after it is done.
+  c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStream(impl_->device).synchronize();
 }
 
 }  // namespace nc::pipeline

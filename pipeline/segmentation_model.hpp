@@ -108,6 +108,17 @@ class SegmentationModel {
   void forward(std::span<const float> input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,
                std::span<float> logits) const;
 
+  /// Whether the model runs on a GPU (loaded with Device::Cuda).
+  bool on_cuda() const;
+
+  /// forward() on device memory of the model's GPU (CUDA models only): `input` and `logits` are
+  /// device pointers in forward()'s layouts, and nothing crosses to the host. It waits for the
+  /// calling thread's device work before the pass (the kernels that wrote `input`) and for
+  /// LibTorch's stream after it, so kernels on either side see complete data.
+  /// \throws ModelError as forward(), and for a CPU model.
+  void forward_on_device(const float* input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,
+                         float* logits) const;
+
  private:
   struct Impl;
   explicit SegmentationModel(std::unique_ptr<Impl> impl);

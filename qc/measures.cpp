@@ -6,6 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "kernels/segmentation/segmentation_math.hpp"
 
 namespace nc::qc {
 namespace {
@@ -165,15 +166,8 @@ Confidence segmentation_confidence(const std::vector<float>& probabilities, int 
   for (std::size_t v = 0; v < nv; ++v) {
     if (!brain_mask.voxels[v]) continue;
     float first = 0, second = 0;
-    for (int c = 0; c < classes; ++c) {
-      const float p = probabilities[std::size_t(c) * nv + v];
-      if (p > first) {
-        second = first;
-        first = p;
-      } else if (p > second) {
-        second = p;
-      }
-    }
+    kernels::top_two_probabilities(probabilities.data(), classes, static_cast<long long>(nv),
+                                   static_cast<long long>(v), first, second);
     sum_max += first;
     low += double(first - second) < kLowMargin;
     ++brain;

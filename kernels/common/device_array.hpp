@@ -32,6 +32,10 @@ void copy_on_device(void* to, const void* from, std::size_t bytes);
 void fill_device_bytes(void* device, int byte, std::size_t bytes);
 }  // namespace detail
 
+/// Waits for all device work this thread has issued (its stream), e.g. before another library
+/// (LibTorch, on its own stream) reads what the kernels wrote.
+void wait_for_device_work();
+
 template <typename T>
 class DeviceArray {
  public:

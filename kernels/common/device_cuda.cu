@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/device_array.hpp"
 
 namespace nc::kernels {
 namespace {
@@ -67,6 +68,39 @@ void use_bound_device() {
   NC_CUDA_CHECK(cudaSetDevice(device));
   selected_device = device;
 }
+
+void* device_allocate(std::size_t bytes) {
+  void* p = nullptr;
+  NC_CUDA_CHECK(cudaMallocAsync(&p, bytes, cudaStreamPerThread));
+  return p;
+}
+
+void device_free(void* p) noexcept { cudaFreeAsync(p, cudaStreamPerThread); }
+
+void copy_to_device(void* device, const void* host, std::size_t bytes) {
+  NC_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread));
+  count_host_to_device(bytes);
+}
+
+void copy_to_host(void* host, const void* device, std::size_t bytes) {
+  NC_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, cudaStreamPerThread));
+  NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
+  count_device_to_host(bytes);
+}
+
+void copy_on_device(void* to, const void* from, std::size_t bytes) {
+  NC_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, cudaStreamPerThread));
+}
+
+void fill_device_bytes(void* device, int byte, std::size_t bytes) {
+  NC_CUDA_CHECK(cudaMemsetAsync(device, byte, bytes, cudaStreamPerThread));
+}
+
+}  // namespace detail
+
+void wait_for_device_work() { NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread)); }
+
+namespace detail {
 
 bool debug_sync_enabled() noexcept {
   static const bool enabled = [] {

@@ -1,5 +1,6 @@
 // CPU-only builds: the CUDA entry points exist, report no device, and refuse with one clear line.
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 
 namespace nc::kernels {
 
@@ -15,6 +16,23 @@ int bound_cuda_device() noexcept { return -1; }
 
 int current_cuda_device() noexcept { return -1; }
 
-void detail::use_bound_device() {}
+void wait_for_device_work() {}
+
+namespace detail {
+
+void use_bound_device() {}
+
+// No device memory can be allocated, so nothing can be copied to, from or within it.
+void* device_allocate(std::size_t) {
+  require_cuda("device memory");
+  return nullptr;
+}
+void device_free(void*) noexcept {}
+void copy_to_device(void*, const void*, std::size_t) { require_cuda("device memory"); }
+void copy_to_host(void*, const void*, std::size_t) { require_cuda("device memory"); }
+void copy_on_device(void*, const void*, std::size_t) { require_cuda("device memory"); }
+void fill_device_bytes(void*, int, std::size_t) { require_cuda("device memory"); }
+
+}  // namespace detail
 
 }  // namespace nc::kernels

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,18 +34,45 @@ std::pair<float, float> intensity_range(const ImageVolume& image, const Inside& 
       [](const Range& a, const Range& b) { return Range{std::min(a.first, b.first), std::max(a.second, b.second)}; });
 }
 
-}  // namespace
-
-ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
-                              const Volume<std::uint8_t>* mask) {
-  if (image.voxels.empty()) throw Error("adaptive equalization: the image is empty");
-  require_finite(image, "adaptive equalization");
+void validate(std::size_t voxels, const AheParams& params, bool mask_on_grid) {
+  if (voxels == 0) throw Error("adaptive equalization: the image is empty");
   if (params.radius < 1 || params.radius > 64)
     throw Error("adaptive equalization: radius " + std::to_string(params.radius) + " is outside [1, 64]");
   if (!(params.alpha >= 0 && params.alpha <= 1) || !(params.beta >= 0 && params.beta <= 1))
     throw Error("adaptive equalization: alpha and beta must lie in [0, 1]");
-  if (mask && mask->geometry.size != image.geometry.size)
-    throw Error("adaptive equalization: the mask is not on the image's grid");
+  if (!mask_on_grid) throw Error("adaptive equalization: the mask is not on the image's grid");
+}
+
+// The bracket per level difference, indexed difference + kAheBins − 1.
+std::vector<float> term_table(const AheParams& params) {
+  std::vector<float> table(2 * kAheBins - 1);
+  for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d)
+    table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
+  return table;
+}
+
+// A radius beyond the CUDA kernel's: the CPU's sliding histogram on host copies.
+DeviceVolume<float> equalize_on_host(const DeviceVolume<float>& image, const AheParams& params,
+                                     const DeviceArray<std::uint8_t>* mask) {
+  ImageVolume host(image.geometry);
+  image.voxels.download(std::span<float>(host.voxels));
+  std::optional<Volume<std::uint8_t>> host_mask;
+  if (mask) {
+    host_mask.emplace(image.geometry);
+    mask->download(std::span<std::uint8_t>(host_mask->voxels));
+  }
+  const ImageVolume out = adaptive_equalize(host, params, Backend::Cpu, host_mask ? &*host_mask : nullptr);
+  DeviceVolume<float> result(image.geometry);
+  result.voxels.upload(std::span<const float>(out.voxels));
+  return result;
+}
+
+}  // namespace
+
+ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
+                              const Volume<std::uint8_t>* mask) {
+  validate(image.voxels.size(), params, !mask || mask->geometry.size == image.geometry.size);
+  require_finite(image, "adaptive equalization");
   if (backend == Backend::Cuda) require_cuda("adaptive equalization");
 
   const std::size_t n = image.voxels.size();
@@ -63,13 +92,32 @@ ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params,
       out.voxels[v] = image.voxels[v];  // outside the mask: unchanged
     }
   });
-  std::vector<float> table(2 * kAheBins - 1);
-  for (int d = -(kAheBins - 1); d <= kAheBins - 1; ++d)
-    table[std::size_t(d + kAheBins - 1)] = ahe_term(d, params.alpha, params.beta);
+  const std::vector<float> table = term_table(params);
 
   const bool direct_sum_on_gpu = backend == Backend::Cuda && params.radius <= kCudaAheMaxRadius;
   (direct_sum_on_gpu ? detail::adaptive_equalize_cuda : detail::adaptive_equalize_cpu)(
       levels.data(), unit.data(), table.data(), image.geometry, params, lo, range, out.voxels.data());
+  return out;
+}
+
+DeviceVolume<float> adaptive_equalize(const DeviceVolume<float>& image, const AheParams& params,
+                                      const DeviceArray<std::uint8_t>* mask) {
+  validate(image.voxels.size(), params, !mask || mask->size() == image.voxels.size());
+  require_cuda("adaptive equalization");
+  if (params.radius > kCudaAheMaxRadius) return equalize_on_host(image, params, mask);
+  const long long n = image.geometry.voxel_count();
+  const std::uint8_t* inside = mask ? mask->data() : nullptr;
+  const detail::IntensityRange r = detail::intensity_range_on_device(image.voxels.data(), inside, n);
+  if (r.non_finite > 0)
+    throw Error("adaptive equalization: the image holds " + std::to_string(r.non_finite) + " NaN or infinite voxels");
+  DeviceVolume<float> out(image.geometry);
+  if (!(r.hi > r.lo)) {  // constant (or empty mask): nothing to equalize
+    detail::copy_on_device(out.voxels.data(), image.voxels.data(), image.voxels.bytes());
+    return out;
+  }
+  const std::vector<float> table = term_table(params);
+  detail::adaptive_equalize_on_device(image.voxels.data(), inside, table.data(), image.geometry, params, r.lo,
+                                      r.hi - r.lo, out.voxels.data());
   return out;
 }
 

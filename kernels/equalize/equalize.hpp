@@ -10,6 +10,7 @@
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 
 namespace nc::kernels {
 
@@ -31,7 +32,22 @@ inline constexpr int kCudaAheMaxRadius = 8;
 ImageVolume adaptive_equalize(const ImageVolume& image, const AheParams& params, Backend backend,
                               const Volume<std::uint8_t>* mask = nullptr);
 
+/// The same on the device (the CUDA path of a scan): image, mask and result in device memory.
+/// A radius above kCudaAheMaxRadius runs the CPU's sliding histogram on a host copy.
+/// \throws as above; CudaError without a device.
+DeviceVolume<float> adaptive_equalize(const DeviceVolume<float>& image, const AheParams& params,
+                                      const DeviceArray<std::uint8_t>* mask = nullptr);
+
 namespace detail {
+/// The smallest and largest intensity inside the mask, and the NaN or infinite voxels anywhere.
+struct IntensityRange {
+  float lo, hi;
+  long long non_finite;
+};
+IntensityRange intensity_range_on_device(const float* image, const std::uint8_t* mask, long long n);
+/// The level quantisation and the window sums on device memory (mask may be null).
+void adaptive_equalize_on_device(const float* image, const std::uint8_t* mask, const float* table, const Geometry& g,
+                                 const AheParams& params, float minimum, float range, float* out);
 /// Backends after validation: `levels` holds each voxel's histogram level (or -1 outside the
 /// mask), `unit` its normalised intensity u + ½ ∈ [0, 1]; `table` the bracket per level
 /// difference, indexed difference + kAheBins − 1.

@@ -1,6 +1,6 @@
 #include <climits>
 
-#include "kernels/common/device_buffer.cuh"
+#include "kernels/common/device_array.hpp"
 #include "kernels/common/grid_stride.cuh"
 #include "kernels/label_stats/label_stats.hpp"
 #include "kernels/label_stats/label_stats_math.hpp"
@@ -59,30 +59,30 @@ OverlapCounts count_label_overlap_cuda(std::span<const std::uint16_t> predicted,
   const std::size_t n = predicted.size();
   const std::size_t total_bins = 3 * (std::size_t(num_labels) + 1);
   const bool with_truth = !truth.empty(), with_boxes = size[0] > 0;
-  const DeviceBuffer<std::uint16_t> d_predicted(predicted);
-  const DeviceBuffer<std::uint16_t> d_truth(truth);
-  DeviceBuffer<unsigned long long> d_counts(total_bins);
+  const DeviceArray<std::uint16_t> d_predicted(predicted);
+  const DeviceArray<std::uint16_t> d_truth(truth);
+  DeviceArray<unsigned long long> d_counts(total_bins);
   d_counts.zero();
   const std::size_t box_bounds = with_boxes ? std::size_t(kBoxBounds) * std::size_t(num_labels) : 0;
   std::vector<int> h_boxes(box_bounds);
   for (int l = 0; with_boxes && l < num_labels; ++l) clear_box(h_boxes.data() + kBoxBounds * l, INT_MAX);
-  DeviceBuffer<int> d_boxes(std::span<const int>(h_boxes.data(), h_boxes.size()));
+  DeviceArray<int> d_boxes(std::span<const int>(h_boxes.data(), h_boxes.size()));
   const int blocks = grid_stride_blocks(static_cast<long long>(n), kThreads);
   const std::size_t shared_bytes = total_bins * sizeof(unsigned int) + box_bounds * sizeof(int);
-  int* boxes = with_boxes ? d_boxes.get() : nullptr;
+  int* boxes = with_boxes ? d_boxes.data() : nullptr;
   if (with_truth)
-    count_kernel<true><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), d_truth.get(), static_cast<long long>(n),
-                                                           num_labels, size[0], size[1], d_counts.get(), boxes);
+    count_kernel<true><<<blocks, kThreads, shared_bytes>>>(d_predicted.data(), d_truth.data(), static_cast<long long>(n),
+                                                           num_labels, size[0], size[1], d_counts.data(), boxes);
   else
-    count_kernel<false><<<blocks, kThreads, shared_bytes>>>(d_predicted.get(), nullptr, static_cast<long long>(n),
-                                                            num_labels, size[0], size[1], d_counts.get(), boxes);
+    count_kernel<false><<<blocks, kThreads, shared_bytes>>>(d_predicted.data(), nullptr, static_cast<long long>(n),
+                                                            num_labels, size[0], size[1], d_counts.data(), boxes);
   NC_CUDA_CHECK_LAUNCH();
 
   std::vector<unsigned long long> h_counts(total_bins);
-  d_counts.copy_to(h_counts);
+  d_counts.download(std::span<unsigned long long>(h_counts));
   OverlapCounts counts = unpack_counts(std::vector<std::int64_t>(h_counts.begin(), h_counts.end()), num_labels);
   if (with_boxes) {
-    d_boxes.copy_to(h_boxes);
+    d_boxes.download(std::span<int>(h_boxes));
     counts.boxes = unpack_boxes(std::vector<std::int64_t>(h_boxes.begin(), h_boxes.end()), num_labels);
   }
   return counts;

@@ -84,7 +84,56 @@ Volume<T> resample_with(const Volume<T>& input, const Geometry& output, T outsid
   return out;
 }
 
+template <Interpolation kInterpolation, typename T>
+DeviceVolume<T> resample_on_device_with(const DeviceVolume<T>& input, const Geometry& output, T outside) {
+  require_voxels(input.geometry, "input");
+  require_voxels(output, "output");
+  require_cuda("resample");
+  DeviceVolume<T> out(output);
+  detail::resample_on_device<kInterpolation, T>(input.voxels.data(), dims_of(input.geometry),
+                                                index_map(input.geometry, output), outside, out.voxels.data(),
+                                                dims_of(output));
+  return out;
+}
+
+void require_probabilities(std::size_t values, int classes, const Geometry& grid, const Geometry& output) {
+  require_voxels(grid, "probability grid");
+  require_voxels(output, "output");
+  if (classes < 1 || values != std::size_t(classes) * std::size_t(grid.voxel_count()))
+    throw Error("probabilities_to_labels: " + std::to_string(values) + " values are not " + std::to_string(classes) +
+                " classes of " + std::to_string(grid.voxel_count()) + " voxels");
+}
+
 }  // namespace
+
+DeviceVolume<float> resample_onto(const DeviceVolume<float>& input, const Geometry& output, float outside_value) {
+  return resample_on_device_with<Interpolation::Linear>(input, output, outside_value);
+}
+
+DeviceVolume<std::uint16_t> resample_labels_onto(const DeviceVolume<std::uint16_t>& input, const Geometry& output) {
+  return resample_on_device_with<Interpolation::Nearest>(input, output, std::uint16_t{0});
+}
+
+DeviceVolume<std::uint16_t> probabilities_to_labels(const DeviceArray<float>& probabilities, int classes,
+                                                    const Geometry& grid, const Geometry& output) {
+  require_probabilities(probabilities.size(), classes, grid, output);
+  require_cuda("probabilities_to_labels");
+  DeviceVolume<std::uint16_t> out(output);
+  detail::argmax_on_device(probabilities.data(), classes, dims_of(grid), index_map(grid, output), out.voxels.data(),
+                           dims_of(output));
+  return out;
+}
+
+DeviceVolume<float> crop_on_device(const DeviceVolume<float>& input, const std::array<std::int64_t, 3>& first,
+                                   const Geometry& output, float fill) {
+  require_voxels(input.geometry, "input");
+  require_voxels(output, "output");
+  require_cuda("crop");
+  DeviceVolume<float> out(output);
+  detail::crop_on_device(input.voxels.data(), dims_of(input.geometry), {first[0], first[1], first[2]}, fill,
+                         out.voxels.data(), dims_of(output));
+  return out;
+}
 
 ImageVolume resample_onto(const ImageVolume& input, const Geometry& output, float outside_value, Backend backend) {
   return resample_with<Interpolation::Linear>(input, output, outside_value, backend);
@@ -100,11 +149,7 @@ LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& outpu
 
 LabelVolume probabilities_to_labels(const std::vector<float>& probabilities, int classes, const Geometry& grid,
                                     const Geometry& output, Backend backend) {
-  require_voxels(grid, "probability grid");
-  require_voxels(output, "output");
-  if (classes < 1 || probabilities.size() != std::size_t(classes) * std::size_t(grid.voxel_count()))
-    throw Error("probabilities_to_labels: " + std::to_string(probabilities.size()) + " values are not " +
-                std::to_string(classes) + " classes of " + std::to_string(grid.voxel_count()) + " voxels");
+  require_probabilities(probabilities.size(), classes, grid, output);
   LabelVolume out(output);
   const IndexMap map = index_map(grid, output);
   if (backend == Backend::Cuda) {

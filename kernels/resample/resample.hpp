@@ -14,6 +14,7 @@
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 #include "kernels/resample/resample_math.hpp"
 
 namespace nc::kernels {
@@ -43,12 +44,24 @@ LabelVolume resample_labels_onto(const LabelVolume& input, const Geometry& outpu
 LabelVolume probabilities_to_labels(const std::vector<float>& probabilities, int classes, const Geometry& grid,
                                     const Geometry& output, Backend backend);
 
+// The same on the device (the CUDA path of a scan, which keeps it there from its upload to its
+// label map): the inputs and the results stay in device memory.
+DeviceVolume<float> resample_onto(const DeviceVolume<float>& input, const Geometry& output, float outside_value);
+DeviceVolume<std::uint16_t> resample_labels_onto(const DeviceVolume<std::uint16_t>& input, const Geometry& output);
+DeviceVolume<std::uint16_t> probabilities_to_labels(const DeviceArray<float>& probabilities, int classes,
+                                                    const Geometry& grid, const Geometry& output);
+/// The sub-grid `output` of `input` (same spacing and axes) whose first voxel is input voxel
+/// `first` (which may lie outside it), `fill` where it leaves the input: a crop, on the device.
+DeviceVolume<float> crop_on_device(const DeviceVolume<float>& input, const std::array<std::int64_t, 3>& first,
+                                   const Geometry& output, float fill);
+
 /// The map from output voxel indices to input voxel indices.
 IndexMap index_map(const Geometry& input, const Geometry& output);
 
 namespace detail {
-// Backends, after validation; pointers are host memory (the CUDA ones copy in and out).
-// resample_* exist for <Linear, float> (images) and <Nearest, std::uint16_t> (label maps).
+// Backends, after validation; pointers are host memory (the CUDA ones copy in and out), but
+// device memory for the *_on_device ones. resample_* exist for <Linear, float> (images) and
+// <Nearest, std::uint16_t> (label maps).
 template <Interpolation kInterpolation, typename T>
 void resample_cpu(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output, const GridDims& out);
 template <Interpolation kInterpolation, typename T>
@@ -57,6 +70,13 @@ void argmax_resample_cpu(const float* probabilities, int classes, const GridDims
                          std::uint16_t* output, const GridDims& out);
 void argmax_resample_cuda(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
                           std::uint16_t* output, const GridDims& out);
+template <Interpolation kInterpolation, typename T>
+void resample_on_device(const T* input, const GridDims& in, const IndexMap& map, T outside, T* output,
+                        const GridDims& out);
+void argmax_on_device(const float* probabilities, int classes, const GridDims& in, const IndexMap& map,
+                      std::uint16_t* output, const GridDims& out);
+void crop_on_device(const float* input, const GridDims& in, const GridDims& first, float fill, float* output,
+                    const GridDims& out);
 }  // namespace detail
 
 }  // namespace nc::kernels

@@ -12,6 +12,7 @@
 
 #include "core/volume.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/device_array.hpp"
 #include "kernels/skull_strip/bit_mask.hpp"
 
 namespace nc::kernels {
@@ -58,6 +59,21 @@ struct SkullStripResult {
 SkullStripResult skull_strip(const ImageVolume& image, StripMethod method, const SkullStripParams& params,
                              Backend backend);
 
+/// The CUDA path of a scan that stays on the device: the mask on the host (it is small, and
+/// the component and hole steps run there), the masked image on the device.
+struct DeviceSkullStripResult {
+  Volume<std::uint8_t> mask;
+  DeviceVolume<float> masked;
+  float threshold = 0;
+  double icv_ml = 0;
+};
+
+/// skull_strip on the device copy `on_device` of `image`: validation and the Otsu histogram
+/// read the host copy, the window test and the morphology the device one, so the image is not
+/// uploaded again. \throws as skull_strip; CudaError without a device.
+DeviceSkullStripResult skull_strip(const ImageVolume& image, const DeviceVolume<float>& on_device, StripMethod method,
+                                   const SkullStripParams& params);
+
 /// Otsu's threshold over a 256-bin histogram of the whole image (the between-class variance
 /// maximum). \throws Error on an empty or constant image.
 float otsu_threshold(const ImageVolume& image);
@@ -86,6 +102,10 @@ class MaskChain {
 /// A chain that begins with the window test lower <= v <= upper of `image`.
 std::unique_ptr<MaskChain> window_chain_cpu(const ImageVolume& image, float lower, float upper, bool keep_window);
 std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume& image, float lower, float upper, bool keep_window);
+std::unique_ptr<MaskChain> window_chain_on_device(const DeviceVolume<float>& image, float lower, float upper,
+                                                  bool keep_window);
+/// The image where `mask` is set, `background` elsewhere, on the device.
+DeviceVolume<float> mask_image_on_device(const BitMask& mask, const DeviceVolume<float>& image, float background);
 /// Keeps the largest 6-connected component (the first in memory order among equals); returns
 /// its size in voxels, 0 for an empty mask.
 std::int64_t keep_largest_component(BitMask& mask);

@@ -1,6 +1,6 @@
 #include <optional>
 
-#include "kernels/common/device_buffer.cuh"
+#include "kernels/common/device_array.hpp"
 #include "kernels/common/grid_stride.cuh"
 #include "kernels/skull_strip/morphology.hpp"
 #include "kernels/skull_strip/skull_strip.hpp"
@@ -61,24 +61,33 @@ __global__ void intersect_kernel(std::uint64_t* __restrict__ gm_mask, const std:
   for_each_index(total, [&](long long w) { gm_mask[w] &= gm_window[w]; });
 }
 
+// The image inside the mask, `background` elsewhere.
+__global__ void mask_image_kernel(const float* __restrict__ gm_image, const std::uint64_t* __restrict__ gm_bits,
+                                  long long nx, long long ny, long long nz, int words, float background,
+                                  float* __restrict__ gm_out) {
+  for_each_index(nx * ny * nz, [&](long long v) {
+    const long long i = v % nx, row = v / nx;
+    const bool inside = (gm_bits[row * words + i / 64] >> (i % 64)) & 1u;
+    gm_out[v] = inside ? gm_image[v] : background;
+  });
+}
+
 class CudaMaskChain final : public MaskChain {
  public:
-  CudaMaskChain(const ImageVolume& image, float lower, float upper, bool keep_window)
-      : geometry_(image.geometry),
-        host_(image.geometry),
+  CudaMaskChain(const float* d_image, const Geometry& g, float lower, float upper, bool keep_window)
+      : geometry_(g),
+        host_(g),
         total_(static_cast<long long>(host_.bits.size())),
         mask_(host_.bits.size()),
         scratch_(host_.bits.size()),
         near_(host_.bits.size()) {
-    const DeviceBuffer<float> d_image{std::span<const float>(image.voxels)};
     const long long slots = total_ * 64;
     window_kernel<<<grid_stride_blocks(slots, kThreads), kThreads>>>(
-        d_image.get(), host_.nx, slots, host_.words, lower, upper, reinterpret_cast<std::uint32_t*>(mask_.get()));
+        d_image, host_.nx, slots, host_.words, lower, upper, reinterpret_cast<std::uint32_t*>(mask_.data()));
     NC_CUDA_CHECK_LAUNCH();
     if (keep_window) {
       window_.emplace(host_.bits.size());
-      NC_CUDA_CHECK(cudaMemcpyAsync(window_->get(), mask_.get(), host_.bits.size() * sizeof(std::uint64_t),
-                                    cudaMemcpyDeviceToDevice, cudaStreamPerThread));
+      copy_on_device(window_->data(), mask_.data(), mask_.bytes());
     }
   }
 
@@ -87,12 +96,12 @@ class CudaMaskChain final : public MaskChain {
 
   void intersect_window() override {
     on_device();
-    intersect_kernel<<<blocks(), kThreads>>>(mask_.get(), window_->get(), total_);
+    intersect_kernel<<<blocks(), kThreads>>>(mask_.data(), window_->data(), total_);
     NC_CUDA_CHECK_LAUNCH();
   }
 
   BitMask& on_host() override {
-    if (current_on_device_) mask_.copy_to(std::span<std::uint64_t>(host_.bits));
+    if (current_on_device_) mask_.download(std::span<std::uint64_t>(host_.bits));
     current_on_device_ = false;  // the host step may change it: upload before the next device step
     return host_;
   }
@@ -101,7 +110,7 @@ class CudaMaskChain final : public MaskChain {
   int blocks() const { return grid_stride_blocks(total_, kThreads); }
 
   void on_device() {
-    if (!current_on_device_) mask_.copy_from(std::span<const std::uint64_t>(host_.bits));
+    if (!current_on_device_) mask_.upload(std::span<const std::uint64_t>(host_.bits));
     current_on_device_ = true;
   }
 
@@ -110,17 +119,17 @@ class CudaMaskChain final : public MaskChain {
     if (radius_mm <= 0) return;
     on_device();
     const std::vector<BallRow> ball = ball_rows(geometry_, radius_mm);
-    const DeviceBuffer<BallRow> d_ball{std::span<const BallRow>(ball)};
+    const DeviceArray<BallRow> d_ball{std::span<const BallRow>(ball)};
     const std::uint64_t last = host_.last_word_mask();
     if (erode) {
-      complement_kernel<<<blocks(), kThreads>>>(mask_.get(), total_, host_.words, last, scratch_.get());
+      complement_kernel<<<blocks(), kThreads>>>(mask_.data(), total_, host_.words, last, scratch_.data());
       NC_CUDA_CHECK_LAUNCH();
     }
-    dilate_kernel<<<blocks(), kThreads>>>(erode ? scratch_.get() : mask_.get(), host_.ny, host_.nz, host_.words, last,
-                                          d_ball.get(), int(ball.size()), near_.get());
+    dilate_kernel<<<blocks(), kThreads>>>(erode ? scratch_.data() : mask_.data(), host_.ny, host_.nz, host_.words,
+                                          last, d_ball.data(), int(ball.size()), near_.data());
     NC_CUDA_CHECK_LAUNCH();
     if (erode) {
-      remove_kernel<<<blocks(), kThreads>>>(mask_.get(), near_.get(), total_);
+      remove_kernel<<<blocks(), kThreads>>>(mask_.data(), near_.data(), total_);
       NC_CUDA_CHECK_LAUNCH();
     } else {
       std::swap(mask_, near_);
@@ -130,8 +139,8 @@ class CudaMaskChain final : public MaskChain {
   Geometry geometry_;
   BitMask host_;
   long long total_;
-  DeviceBuffer<std::uint64_t> mask_, scratch_, near_;
-  std::optional<DeviceBuffer<std::uint64_t>> window_;
+  DeviceArray<std::uint64_t> mask_, scratch_, near_;
+  std::optional<DeviceArray<std::uint64_t>> window_;
   bool current_on_device_ = true;
 };
 
@@ -139,7 +148,25 @@ class CudaMaskChain final : public MaskChain {
 
 std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume& image, float lower, float upper, bool keep_window) {
   use_bound_device();
-  return std::make_unique<CudaMaskChain>(image, lower, upper, keep_window);
+  // Freed in stream order: after the chain's window kernel has read it.
+  const DeviceArray<float> d_image{std::span<const float>(image.voxels)};
+  return std::make_unique<CudaMaskChain>(d_image.data(), image.geometry, lower, upper, keep_window);
+}
+
+std::unique_ptr<MaskChain> window_chain_on_device(const DeviceVolume<float>& image, float lower, float upper,
+                                                  bool keep_window) {
+  use_bound_device();
+  return std::make_unique<CudaMaskChain>(image.voxels.data(), image.geometry, lower, upper, keep_window);
+}
+
+DeviceVolume<float> mask_image_on_device(const BitMask& mask, const DeviceVolume<float>& image, float background) {
+  use_bound_device();
+  const DeviceArray<std::uint64_t> d_bits{std::span<const std::uint64_t>(mask.bits)};
+  DeviceVolume<float> out(image.geometry);
+  mask_image_kernel<<<grid_stride_blocks(image.geometry.voxel_count(), kThreads), kThreads>>>(
+      image.voxels.data(), d_bits.data(), mask.nx, mask.ny, mask.nz, mask.words, background, out.voxels.data());
+  NC_CUDA_CHECK_LAUNCH();
+  return out;
 }
 
 }  // namespace nc::kernels::detail

@@ -8,4 +8,14 @@ std::unique_ptr<MaskChain> window_chain_cuda(const ImageVolume&, float, float, b
   return nullptr;
 }
 
+std::unique_ptr<MaskChain> window_chain_on_device(const DeviceVolume<float>&, float, float, bool) {
+  require_cuda("skull strip");
+  return nullptr;
+}
+
+DeviceVolume<float> mask_image_on_device(const BitMask&, const DeviceVolume<float>&, float) {
+  require_cuda("skull strip");
+  return {};
+}
+
 }  // namespace nc::kernels::detail

@@ -6,6 +6,7 @@
 
 #include "kernels/resample/resample.hpp"
 #include "tests/support/itk_convert.hpp"
+#include "tests/support/volumes.hpp"
 
 namespace nc::kernels {
 namespace {
@@ -42,6 +43,26 @@ TEST(ResampleGpu, ProbabilitiesToLabelsCudaEqualsCpu) {
   std::size_t differ = 0;  // same float math; only fused multiply-adds may split a near tie
   for (std::size_t n = 0; n < cpu.voxels.size(); ++n) differ += cpu.voxels[n] != gpu.voxels[n];
   EXPECT_LE(differ, cpu.voxels.size() / 10000);
+}
+
+TEST(ResampleGpu, CropOnTheDeviceCopiesTheBoxAndFillsBeyondTheGrid) {
+  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  const ImageVolume in = test::indexed_volume({40, 30, 20});
+  DeviceVolume<float> on_device(in.geometry);
+  on_device.voxels.upload(std::span<const float>(in.voxels));
+  const std::array<std::int64_t, 3> first = {-3, 5, 12};  // starts before the grid, ends past it
+  Geometry box = in.geometry;
+  box.size = {20, 10, 14};
+  const DeviceVolume<float> cropped = crop_on_device(on_device, first, box, -7.0f);
+  ImageVolume out(box);
+  cropped.voxels.download(std::span<float>(out.voxels));
+  for (std::int64_t k = 0; k < box.size[2]; ++k)
+    for (std::int64_t j = 0; j < box.size[1]; ++j)
+      for (std::int64_t i = 0; i < box.size[0]; ++i) {
+        const std::int64_t x = first[0] + i, y = first[1] + j, z = first[2] + k;
+        const bool inside = x >= 0 && x < 40 && y < 30 && z < 20;
+        ASSERT_EQ(out.at(i, j, k), inside ? in.at(x, y, z) : -7.0f) << i << " " << j << " " << k;
+      }
 }
 
 }  // namespace

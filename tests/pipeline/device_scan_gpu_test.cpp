@@ -1,0 +1,56 @@
+// A scan through the CUDA path as `run` takes it: uploaded once, preprocessed, segmented and
+// brought to its native grid on the device, then its label map downloaded once. The map agrees
+// with the CPU path's, and the bytes that crossed are what the design says: the native image
+// up; the 1 mm image (for the QC measures), the packed mask of the host steps, the 1 mm map
+// (for the QC of its regions) and the native map down; everything else is small.
+#include <gtest/gtest.h>
+
+#include "io/image_io.hpp"
+#include "kernels/common/backend.hpp"
+#include "kernels/resample/resample.hpp"
+#include "pipeline/inference.hpp"
+
+namespace nc::pipeline {
+namespace {
+
+TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
+  const ImageVolume native = io::read_image("/usr/share/mricron/templates/ch2.nii.gz");
+  const auto cpu_model = SegmentationModel::load(NC_DEFAULT_MODEL);
+  const PreprocessedScan cpu_scan = preprocess(native, jobs::Modality::MR, {}, kernels::Backend::Cpu);
+  const LabelVolume cpu_labels = kernels::resample_labels_onto(
+      segment(cpu_model, cpu_scan, {}, kernels::Backend::Cpu).labels, native.geometry, kernels::Backend::Cpu);
+
+  const auto gpu_model = SegmentationModel::load(NC_DEFAULT_MODEL, std::nullopt, Device::Cuda);
+  const kernels::TransferBytes before = kernels::thread_transfer_bytes();
+  const PreprocessedScan scan = preprocess_on_device(native, jobs::Modality::MR, {});
+  ASSERT_TRUE(scan.on_device);
+  EXPECT_TRUE(scan.image.voxels.empty());
+  const Segmentation segmentation = segment(gpu_model, scan, {}, kernels::Backend::Cuda);
+  ASSERT_TRUE(segmentation.on_device);
+  LabelVolume labels(native.geometry);
+  kernels::resample_labels_onto(*segmentation.on_device, native.geometry)
+      .voxels.download(std::span<std::uint16_t>(labels.voxels));
+  const kernels::TransferBytes copied = kernels::thread_transfer_bytes() - before;
+
+  EXPECT_NEAR(scan.icv_ml, cpu_scan.icv_ml, 1e-3 * cpu_scan.icv_ml);
+  std::size_t brain = 0, same = 0;
+  for (std::size_t v = 0; v < labels.voxels.size(); ++v) {
+    if (!labels.voxels[v] && !cpu_labels.voxels[v]) continue;
+    ++brain;
+    same += labels.voxels[v] == cpu_labels.voxels[v];
+  }
+  EXPECT_GE(double(same) / double(brain), 0.995);
+
+  const std::uint64_t native_image = native.voxels.size() * sizeof(float);
+  const std::uint64_t native_map = native.voxels.size() * sizeof(std::uint16_t);
+  const std::uint64_t iso_voxels = std::uint64_t(kernels::resampled_grid(native.geometry, 1.0).voxel_count());
+  EXPECT_GE(copied.host_to_device, native_image);
+  EXPECT_LT(copied.host_to_device, native_image + iso_voxels);  // masks, bits, weights: under a byte per voxel
+  EXPECT_GE(copied.device_to_host, iso_voxels * sizeof(float) + native_map);
+  EXPECT_LT(copied.device_to_host, iso_voxels * sizeof(float) + native_map + iso_voxels);
+}
+
+}  // namespace
+}  // namespace nc::pipeline
