@@ -227,8 +227,7 @@ Segmentation segment_on_device(const SegmentationModel& model, const Preprocesse
   const kernels::DeviceVolume<float>& image = *scan.on_device;
   const Geometry grid = kernels::resampled_grid(image.geometry, meta.input_spacing_mm);
   const kernels::DeviceArray<std::uint8_t> brain{std::span<const std::uint8_t>(scan.brain_mask.voxels)};
-  kernels::DeviceVolume<float> normalised(image.geometry);
-  kernels::detail::copy_on_device(normalised.voxels.data(), image.voxels.data(), image.voxels.bytes());
+  kernels::DeviceVolume<float> normalised = kernels::copy_of(image);
   if (meta.normalisation != "none") kernels::zscore_in_mask(normalised, brain);
   const kernels::DeviceVolume<float> input = kernels::resample_onto(normalised, grid, 0.0f);
   const kernels::DeviceArray<float> probabilities = sliding_window_probabilities(model, input, options);

@@ -103,9 +103,7 @@ PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, 
                             kernels::Backend backend) {
   if (backend == kernels::Backend::Cuda) {
     PreprocessedScan scan = preprocess_on_device(native, modality, params);
-    scan.image = ImageVolume(scan.on_device->geometry);
-    scan.on_device->voxels.download(std::span<float>(scan.image.voxels));
-    scan.on_device.reset();
+    bring_to_host(scan);
     return scan;
   }
   const ImageVolume iso = kernels::resample_onto(native, isotropic_grid(native, params), outside_value(modality),
@@ -154,7 +152,15 @@ PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality 
     image = kernels::adaptive_equalize(image, params.ahe, &mask);
   }
   out.on_device = std::move(image);
+  kernels::wait_for_device_work();  // segment() may run on another thread, on another stream
   return out;
+}
+
+void bring_to_host(PreprocessedScan& scan) {
+  if (!scan.on_device) return;
+  scan.image = ImageVolume(scan.on_device->geometry);
+  scan.on_device->voxels.download(std::span<float>(scan.image.voxels));
+  scan.on_device.reset();
 }
 
 }  // namespace nc::pipeline

@@ -53,4 +53,8 @@ PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, 
 PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality modality,
                                       const PreprocessParams& params);
 
+/// Copies a scan's image from the device into `image` and frees the device copy (nothing to do
+/// for a scan preprocessed on the host).
+void bring_to_host(PreprocessedScan& scan);
+
 }  // namespace nc::pipeline

@@ -142,6 +142,7 @@ void preprocess_stage(ScanWork& work, const RunSettings& settings) {
 void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {
   run_stage(work, Stage::Infer, [&] {
     const Segmentation segmentation = on_gpu_or_cpu(work, settings.backend, "segmentation", [&](kernels::Backend b) {
+      if (b == kernels::Backend::Cpu) bring_to_host(work.preprocessed);  // segment() follows the image
       return segment(model, work.preprocessed, settings.window, b);
     });
     // Components are counted on the 1 mm grid: the same anatomy as the native map, a fraction of its voxels.

@@ -307,9 +307,6 @@ bool SegmentationModel::on_cuda() const { return impl_->device.is_cuda(); }
 void SegmentationModel::forward_on_device(const float* input, std::int64_t batch,
                                           const std::array<std::int64_t, 3>& size, float* logits) const {
   if (!on_cuda()) throw ModelError(impl_->path.string() + ": device memory given to a model loaded on the CPU");
-  const std::int64_t voxels = size[0] * size[1] * size[2];
-  impl_->check_sizes(std::size_t(batch * impl_->metadata.channels * voxels), std::size_t(batch * impl_->classes() * voxels),
-                     batch, size);
   torch::NoGradGuard no_grad;
   const c10::DeviceGuard on_model_device(impl_->device);
   kernels::wait_for_device_work();  // the kernels that wrote `input`, on this thread's stream

@@ -32,8 +32,9 @@ void copy_on_device(void* to, const void* from, std::size_t bytes);
 void fill_device_bytes(void* device, int byte, std::size_t bytes);
 }  // namespace detail
 
-/// Waits for all device work this thread has issued (its stream), e.g. before another library
-/// (LibTorch, on its own stream) reads what the kernels wrote.
+/// Waits for all device work this thread has issued (its stream): before another library
+/// (LibTorch, on its own stream) reads what the kernels wrote, and before a volume left on the
+/// device is handed to a stage on another thread (another stream).
 void wait_for_device_work();
 
 template <typename T>
@@ -92,5 +93,13 @@ struct DeviceVolume {
   DeviceVolume() = default;
   explicit DeviceVolume(const Geometry& g) : geometry(g), voxels(std::size_t(g.voxel_count())) {}
 };
+
+/// A second volume with the same voxels, copied on the device.
+template <typename T>
+DeviceVolume<T> copy_of(const DeviceVolume<T>& volume) {
+  DeviceVolume<T> copy(volume.geometry);
+  detail::copy_on_device(copy.voxels.data(), volume.voxels.data(), volume.voxels.bytes());
+  return copy;
+}
 
 }  // namespace nc::kernels

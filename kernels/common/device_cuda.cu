@@ -22,6 +22,14 @@ void keep_freed_memory_pooled(int device) {
   NC_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
 }
 
+cudaError_t select_bound_device() noexcept {
+  const int device = bound_device.load();
+  if (device < 0 || device == selected_device) return cudaSuccess;
+  const cudaError_t status = cudaSetDevice(device);
+  if (status == cudaSuccess) selected_device = device;
+  return status;
+}
+
 }  // namespace
 
 bool cuda_device_available() noexcept {
@@ -62,43 +70,50 @@ int current_cuda_device() noexcept {
 
 namespace detail {
 
-void use_bound_device() {
-  const int device = bound_device.load();
-  if (device < 0 || device == selected_device) return;
-  NC_CUDA_CHECK(cudaSetDevice(device));
-  selected_device = device;
-}
+void use_bound_device() { NC_CUDA_CHECK(select_bound_device()); }
 
+// Each selects the bound device first: a pipeline thread's first device call may be an allocation.
 void* device_allocate(std::size_t bytes) {
+  use_bound_device();
   void* p = nullptr;
   NC_CUDA_CHECK(cudaMallocAsync(&p, bytes, cudaStreamPerThread));
   return p;
 }
 
-void device_free(void* p) noexcept { cudaFreeAsync(p, cudaStreamPerThread); }
+void device_free(void* p) noexcept {
+  select_bound_device();
+  cudaFreeAsync(p, cudaStreamPerThread);
+}
 
 void copy_to_device(void* device, const void* host, std::size_t bytes) {
+  use_bound_device();
   NC_CUDA_CHECK(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, cudaStreamPerThread));
   count_host_to_device(bytes);
 }
 
 void copy_to_host(void* host, const void* device, std::size_t bytes) {
+  use_bound_device();
   NC_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, cudaStreamPerThread));
   NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
   count_device_to_host(bytes);
 }
 
 void copy_on_device(void* to, const void* from, std::size_t bytes) {
+  use_bound_device();
   NC_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, cudaStreamPerThread));
 }
 
 void fill_device_bytes(void* device, int byte, std::size_t bytes) {
+  use_bound_device();
   NC_CUDA_CHECK(cudaMemsetAsync(device, byte, bytes, cudaStreamPerThread));
 }
 
 }  // namespace detail
 
-void wait_for_device_work() { NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread)); }
+void wait_for_device_work() {
+  detail::use_bound_device();
+  NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));
+}
 
 namespace detail {
 

@@ -110,11 +110,8 @@ DeviceVolume<float> adaptive_equalize(const DeviceVolume<float>& image, const Ah
   const detail::IntensityRange r = detail::intensity_range_on_device(image.voxels.data(), inside, n);
   if (r.non_finite > 0)
     throw Error("adaptive equalization: the image holds " + std::to_string(r.non_finite) + " NaN or infinite voxels");
+  if (!(r.hi > r.lo)) return copy_of(image);  // constant (or empty mask): nothing to equalize
   DeviceVolume<float> out(image.geometry);
-  if (!(r.hi > r.lo)) {  // constant (or empty mask): nothing to equalize
-    detail::copy_on_device(out.voxels.data(), image.voxels.data(), image.voxels.bytes());
-    return out;
-  }
   const std::vector<float> table = term_table(params);
   detail::adaptive_equalize_on_device(image.voxels.data(), inside, table.data(), image.geometry, params, r.lo,
                                       r.hi - r.lo, out.voxels.data());

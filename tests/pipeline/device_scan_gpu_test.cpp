@@ -46,10 +46,14 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
   const std::uint64_t native_image = native.voxels.size() * sizeof(float);
   const std::uint64_t native_map = native.voxels.size() * sizeof(std::uint16_t);
   const std::uint64_t iso_voxels = std::uint64_t(kernels::resampled_grid(native.geometry, 1.0).voxel_count());
+  // Up besides the image: the brain mask (a byte a voxel of the crop, for AHE and for the
+  // normalisation), the packed mask three times, the blending weights: under 3 bytes a 1 mm voxel.
   EXPECT_GE(copied.host_to_device, native_image);
-  EXPECT_LT(copied.host_to_device, native_image + iso_voxels);  // masks, bits, weights: under a byte per voxel
+  EXPECT_LT(copied.host_to_device, native_image + 3 * iso_voxels);
+  // Down besides the 1 mm image and the native map: the 1 mm map of the crop (2 bytes a voxel)
+  // and the packed mask three times.
   EXPECT_GE(copied.device_to_host, iso_voxels * sizeof(float) + native_map);
-  EXPECT_LT(copied.device_to_host, iso_voxels * sizeof(float) + native_map + iso_voxels);
+  EXPECT_LT(copied.device_to_host, iso_voxels * sizeof(float) + native_map + 3 * iso_voxels);
 }
 
 }  // namespace
