@@ -263,7 +263,8 @@ RunSummary run_as_rank(const CohortRunOptions& options, const MpiSession& mpi) {
 RunSummary run_cohort(const CohortRunOptions& options) {
   // The GPU is chosen before MPI starts: a CUDA-aware MPI opens a context on the current
   // device, which would be device 0 for every rank of the node.
-  if (const auto local_rank = detail::launcher_local_rank(); local_rank && options.device != "cpu")
+  const bool may_use_gpu = options.device == "cuda" || (options.device == "auto" && pipeline::libtorch_sees_cuda());
+  if (const auto local_rank = detail::launcher_local_rank(); local_rank && may_use_gpu)
     kernels::bind_cuda_device(*local_rank);
   const auto mpi = MpiSession::start_if_launched();
   if (mpi && mpi->size() > 1) return run_as_rank(options, *mpi);

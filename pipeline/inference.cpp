@@ -182,7 +182,7 @@ kernels::DeviceArray<float> sliding_window_probabilities(const SegmentationModel
     const std::size_t n = std::min(layout.windows.size() - first, batch);
     for (std::size_t b = 0; b < n; ++b)
       kernels::extract_window(input, layout.windows[first + b], layout.patch, batch_input.data() + b * std::size_t(pv));
-    model.forward_on_device(batch_input.data(), std::int64_t(n), layout.patch, logits.data());
+    model.forward_on_device(batch_input, std::int64_t(n), layout.patch, logits);
     for (std::size_t b = 0; b < n; ++b)
       kernels::blend_window_softmax(logits.data() + b * std::size_t(classes * pv), int(classes), weights,
                                     layout.windows[first + b], layout.patch, size, total, norm);

@@ -34,16 +34,20 @@ void run_stage(ScanWork& work, Stage stage, Body&& body) {
   work.transfers += kernels::thread_transfer_bytes() - copied_before;
 }
 
-/// `body(backend)`; where the GPU runs out of memory for it (a very large scan), `body` again
-/// on the CPU for this scan only, with the reason logged, as nnU-Net falls back per case.
+/// `body(backend)`; where the GPU runs out of memory for it (a very large scan, or many in
+/// flight), `body` again with the CPU kernels and host memory for this scan only, with the
+/// reason logged, as nnU-Net falls back per case. A CUDA model still runs the network in the
+/// retry, one batch of windows on the device at a time; the pool's unused memory is released
+/// first so that LibTorch can have it.
 template <typename Body>
 auto on_gpu_or_cpu(const ScanWork& work, kernels::Backend backend, const char* what, Body&& body) {
   if (backend != kernels::Backend::Cuda) return body(backend);
   try {
     return body(backend);
   } catch (const kernels::CudaOutOfMemory& e) {
-    spdlog::warn("{}: {} ran out of GPU memory ({}); this scan's {} runs on the CPU", work.scan.scan_id, what, e.what(),
-                 what);
+    spdlog::warn("{}: {} ran out of GPU memory ({}); retrying it with the CPU kernels and host memory",
+                 work.scan.scan_id, what, e.what());
+    kernels::release_unused_device_memory();
     return body(kernels::Backend::Cpu);
   }
 }
@@ -157,8 +161,9 @@ void infer_stage(ScanWork& work, const SegmentationModel& model, const RunSettin
           .voxels.download(std::span<std::uint16_t>(native.voxels));
       return native;
     });
-    work.preprocessed = {};
   });
+  // Also after a failure: a scan's device memory must not wait for the end of the pipeline.
+  work.preprocessed = {};
 }
 
 void measure_stage(ScanWork& work, const SegmentationModel& model, const RunSettings& settings) {

@@ -4,7 +4,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
-#include <c10/core/DeviceGuard.h>
+#include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -188,6 +189,10 @@ struct SegmentationModel::Impl {
     try {
       const AutocastScope autocast(precision, device.type());
       y = module.forward({x}).toTensor();
+    } catch (const c10::OutOfMemoryError& e) {
+      const std::string what = e.what();
+      throw kernels::CudaOutOfMemory(path.string() + ": the GPU has no memory left for the forward pass (" +
+                                     what.substr(0, what.find('\n')) + ")");
     } catch (const c10::Error& e) {
       const std::string what = e.what();
       throw ModelError(path.string() + ": forward pass failed: " + what.substr(0, what.find('\n')));
@@ -266,6 +271,17 @@ void SegmentationModel::probe() const {
 }
 
 namespace {
+// LibTorch's default stream is the legacy one, which waits for the work of every other stream
+// on the device: a pass would wait for the kernels of all scans in flight. Each thread takes a
+// stream of LibTorch's pool instead, and forward_on_device orders the pass after this thread's
+// kernels and before the next ones explicitly.
+c10::Stream inference_stream(const torch::Device& device) {
+  thread_local std::optional<c10::Stream> stream;
+  if (!stream || stream->device() != device)
+    stream = c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStreamFromGlobalPool(device);
+  return *stream;
+}
+
 // LibTorch's intra-op pool is OpenMP here, whose thread count is a per-thread setting: a count
 // set on the main thread does not reach the pipeline thread that runs inference, which would
 // use every core whatever --threads says. forward() applies it on the calling thread.
@@ -293,8 +309,8 @@ void SegmentationModel::forward(std::span<const float> input, std::int64_t batch
   impl_->check_sizes(input.size(), logits.size(), batch, size);
   apply_inference_threads();
   torch::NoGradGuard no_grad;
-  c10::OptionalDeviceGuard on_model_device;  // the calling thread's current device, for this pass
-  if (impl_->device.is_cuda()) on_model_device.reset_device(impl_->device);
+  std::optional<c10::StreamGuard> on_model_device;  // the model's GPU and this thread's stream there
+  if (impl_->device.is_cuda()) on_model_device.emplace(inference_stream(impl_->device));
   // from_blob does not copy; the buffer is host memory: a CUDA model gets its own device copy.
   torch::Tensor x = impl_->wrap(const_cast<float*>(input.data()), batch, impl_->metadata.channels, size, torch::kCPU);
   if (impl_->device.is_cuda()) x = x.to(impl_->device);
@@ -304,17 +320,24 @@ void SegmentationModel::forward(std::span<const float> input, std::int64_t batch
 
 bool SegmentationModel::on_cuda() const { return impl_->device.is_cuda(); }
 
-void SegmentationModel::forward_on_device(const float* input, std::int64_t batch,
-                                          const std::array<std::int64_t, 3>& size, float* logits) const {
+void SegmentationModel::forward_on_device(const kernels::DeviceArray<float>& input, std::int64_t batch,
+                                          const std::array<std::int64_t, 3>& size,
+                                          kernels::DeviceArray<float>& logits) const {
   if (!on_cuda()) throw ModelError(impl_->path.string() + ": device memory given to a model loaded on the CPU");
+  const std::int64_t voxels = size[0] * size[1] * size[2];
+  if (std::int64_t(input.size()) < batch * impl_->metadata.channels * voxels ||
+      std::int64_t(logits.size()) < batch * impl_->classes() * voxels)
+    throw ModelError(impl_->path.string() + ": device buffers of " + std::to_string(input.size()) + " and " +
+                     std::to_string(logits.size()) + " values are smaller than batch × channels (classes) × voxels");
   torch::NoGradGuard no_grad;
-  const c10::DeviceGuard on_model_device(impl_->device);
-  kernels::wait_for_device_work();  // the kernels that wrote `input`, on this thread's stream
-  const torch::Tensor x = impl_->wrap(const_cast<float*>(input), batch, impl_->metadata.channels, size, impl_->device);
+  const c10::Stream stream = inference_stream(impl_->device);
+  const c10::StreamGuard on_model_device(stream);
+  kernels::wait_for_device_work();  // the kernels that wrote `input`, on this thread's kernel stream
+  const torch::Tensor x =
+      impl_->wrap(const_cast<float*>(input.data()), batch, impl_->metadata.channels, size, impl_->device);
   const torch::Tensor y = impl_->run(x, batch, size);
-  impl_->wrap(logits, batch, impl_->classes(), size, impl_->device).copy_(y);
-  // LibTorch works on its own stream: the kernels that read `logits` come after it is done.
-  c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).getStream(impl_->device).synchronize();
+  impl_->wrap(logits.data(), batch, impl_->classes(), size, impl_->device).copy_(y);
+  stream.synchronize();  // before the kernels that read `logits`, on the kernel stream
 }
 
 }  // namespace nc::pipeline

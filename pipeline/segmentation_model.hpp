@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "kernels/common/device_array.hpp"
 
 namespace nc::pipeline {
 
@@ -111,13 +112,14 @@ class SegmentationModel {
   /// Whether the model runs on a GPU (loaded with Device::Cuda).
   bool on_cuda() const;
 
-  /// forward() on device memory of the model's GPU (CUDA models only): `input` and `logits` are
-  /// device pointers in forward()'s layouts, and nothing crosses to the host. It waits for the
-  /// calling thread's device work before the pass (the kernels that wrote `input`) and for
-  /// LibTorch's stream after it, so kernels on either side see complete data.
-  /// \throws ModelError as forward(), and for a CPU model.
-  void forward_on_device(const float* input, std::int64_t batch, const std::array<std::int64_t, 3>& size_ijk,
-                         float* logits) const;
+  /// forward() on device memory of the model's GPU (CUDA models only): the first batch
+  /// windows of `input` and of `logits` in forward()'s layouts, and nothing crosses to the
+  /// host. It waits for the calling thread's device work before the pass (the kernels that
+  /// wrote `input`) and for LibTorch's stream after it, so kernels on either side see complete
+  /// data. \throws ModelError as forward(), and for a CPU model; kernels::CudaOutOfMemory when
+  /// the GPU has no memory left for the pass.
+  void forward_on_device(const kernels::DeviceArray<float>& input, std::int64_t batch,
+                         const std::array<std::int64_t, 3>& size_ijk, kernels::DeviceArray<float>& logits) const;
 
  private:
   struct Impl;

@@ -67,7 +67,7 @@ TransferBytes thread_transfer_bytes() noexcept;
 Backend choose_backend(const std::string& device);
 
 namespace detail {
-/// The counters behind thread_transfer_bytes, called by DeviceBuffer's copies.
+/// The counters behind thread_transfer_bytes, called by DeviceArray's copies.
 void count_host_to_device(std::uint64_t bytes) noexcept;
 void count_device_to_host(std::uint64_t bytes) noexcept;
 /// Selects the bound device on the calling thread; every CUDA entry point calls it first.

@@ -15,6 +15,10 @@
 namespace nc::kernels::detail {
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
+  // The runtime keeps a failed call's error for the thread's next check (a later launch,
+  // CUB's, LibTorch's) until it is read: read it, so that the CPU retry after an
+  // out-of-memory does not fail on it. Sticky errors (a faulted context) stay regardless.
+  cudaGetLastError();
   const std::string what = std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
                            cudaGetErrorName(status) + ": " + cudaGetErrorString(status);
   if (status == cudaErrorMemoryAllocation) throw CudaOutOfMemory(what);

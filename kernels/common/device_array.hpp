@@ -37,6 +37,10 @@ void fill_device_bytes(void* device, int byte, std::size_t bytes);
 /// device is handed to a stage on another thread (another stream).
 void wait_for_device_work();
 
+/// Gives the memory the pool holds but no array uses back to the device (before a retry after
+/// an out-of-memory, so that LibTorch's allocator can have it). Nothing without a device.
+void release_unused_device_memory() noexcept;
+
 template <typename T>
 class DeviceArray {
  public:

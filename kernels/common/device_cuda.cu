@@ -110,6 +110,13 @@ void fill_device_bytes(void* device, int byte, std::size_t bytes) {
 
 }  // namespace detail
 
+void release_unused_device_memory() noexcept {
+  const int device = bound_device.load();
+  cudaMemPool_t pool = nullptr;
+  if (device < 0 || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) return;
+  cudaMemPoolTrimTo(pool, 0);
+}
+
 void wait_for_device_work() {
   detail::use_bound_device();
   NC_CUDA_CHECK(cudaStreamSynchronize(cudaStreamPerThread));

@@ -18,6 +18,8 @@ int current_cuda_device() noexcept { return -1; }
 
 void wait_for_device_work() {}
 
+void release_unused_device_memory() noexcept {}
+
 namespace detail {
 
 void use_bound_device() {}
