@@ -223,10 +223,11 @@ qc::Confidence confidence_in_brain(const std::vector<float>& probabilities, int 
 Segmentation segment_on_device(const SegmentationModel& model, const PreprocessedScan& scan,
                                const SlidingWindowOptions& options) {
   if (!model.on_cuda()) throw Error("a scan preprocessed on the GPU needs a model loaded on the GPU");
+  if (!scan.brain_mask_on_device) throw Error("a scan preprocessed on the GPU has no brain mask there");
   const ModelMetadata& meta = model.metadata();
   const kernels::DeviceVolume<float>& image = *scan.on_device;
   const Geometry grid = kernels::resampled_grid(image.geometry, meta.input_spacing_mm);
-  const kernels::DeviceArray<std::uint8_t> brain{std::span<const std::uint8_t>(scan.brain_mask.voxels)};
+  const kernels::DeviceArray<std::uint8_t>& brain = *scan.brain_mask_on_device;
   kernels::DeviceVolume<float> normalised = kernels::copy_of(image);
   if (meta.normalisation != "none") kernels::zscore_in_mask(normalised, brain);
   const kernels::DeviceVolume<float> input = kernels::resample_onto(normalised, grid, 0.0f);

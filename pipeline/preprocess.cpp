@@ -147,10 +147,8 @@ PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality 
   out.icv_ml = strip.icv_ml;
   out.threshold = strip.threshold;
   kernels::DeviceVolume<float> image = kernels::crop_on_device(strip.masked, box.lo, out.brain_mask.geometry, 0.0f);
-  if (params.equalize) {
-    const kernels::DeviceArray<std::uint8_t> mask(std::span<const std::uint8_t>(out.brain_mask.voxels));
-    image = kernels::adaptive_equalize(image, params.ahe, &mask);
-  }
+  out.brain_mask_on_device.emplace(std::span<const std::uint8_t>(out.brain_mask.voxels));
+  if (params.equalize) image = kernels::adaptive_equalize(image, params.ahe, &*out.brain_mask_on_device);
   out.on_device = std::move(image);
   kernels::wait_for_device_work();  // segment() may run on another thread, on another stream
   return out;
@@ -161,6 +159,7 @@ void bring_to_host(PreprocessedScan& scan) {
   scan.image = ImageVolume(scan.on_device->geometry);
   scan.on_device->voxels.download(std::span<float>(scan.image.voxels));
   scan.on_device.reset();
+  scan.brain_mask_on_device.reset();
 }
 
 }  // namespace nc::pipeline

@@ -31,8 +31,10 @@ struct PreprocessedScan {
   /// axis an even number of voxels, so a model at twice the spacing tiles it exactly);
   /// equalized inside the mask, 0 outside. Empty when `on_device` holds it.
   ImageVolume image;
-  /// preprocess_on_device: the same image, on the GPU, for segment().
+  /// preprocess_on_device: the same image, on the GPU, for segment() ...
   std::optional<kernels::DeviceVolume<float>> on_device;
+  /// ... and `brain_mask` there too (uploaded once, for AHE and for the normalisation).
+  std::optional<kernels::DeviceArray<std::uint8_t>> brain_mask_on_device;
   Volume<std::uint8_t> brain_mask;  ///< same grid as `image`
   double icv_ml = 0;                ///< brain mask volume (before cropping; cropping keeps all of it)
   float threshold = 0;              ///< the skull-strip lower threshold (Otsu's for MR)

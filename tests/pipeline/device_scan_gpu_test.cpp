@@ -46,7 +46,7 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
   const std::uint64_t native_image = native.voxels.size() * sizeof(float);
   const std::uint64_t native_map = native.voxels.size() * sizeof(std::uint16_t);
   const std::uint64_t iso_voxels = std::uint64_t(kernels::resampled_grid(native.geometry, 1.0).voxel_count());
-  // Up besides the image: the brain mask (a byte a voxel of the crop, for AHE and for the
+  // Up besides the image: the brain mask (a byte a voxel of the crop, once for AHE and the
   // normalisation), the packed mask three times, the blending weights: under 3 bytes a 1 mm voxel.
   EXPECT_GE(copied.host_to_device, native_image);
   EXPECT_LT(copied.host_to_device, native_image + 3 * iso_voxels);
