@@ -1,12 +1,14 @@
 #include "cluster/cohort_run.hpp"
 
 #include <spdlog/spdlog.h>
+#include <tbb/global_control.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "cluster/mpi_launch.hpp"
@@ -261,6 +263,12 @@ RunSummary run_as_rank(const CohortRunOptions& options, const MpiSession& mpi) {
 }  // namespace
 
 RunSummary run_cohort(const CohortRunOptions& options) {
+  // --threads caps the kernels' and the pipeline's oneTBB threads as well as LibTorch's: with
+  // LibTorch alone capped, "one thread" kept both cores of this machine busy with the other
+  // scans' stages, and one rank per core oversubscribed the node.
+  std::optional<tbb::global_control> tbb_threads;
+  if (options.threads > 0)
+    tbb_threads.emplace(tbb::global_control::max_allowed_parallelism, std::size_t(options.threads));
   // The GPU is chosen before MPI starts: a CUDA-aware MPI opens a context on the current
   // device, which would be device 0 for every rank of the node.
   const bool may_use_gpu = options.device == "cuda" || (options.device == "auto" && pipeline::libtorch_sees_cuda());

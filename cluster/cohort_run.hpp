@@ -25,7 +25,7 @@ struct CohortRunOptions {
   std::optional<std::filesystem::path> model_metadata;
   std::string device = "auto";
   std::string precision = "fp32";
-  int threads = 0;    ///< LibTorch's CPU threads; 0: all
+  int threads = 0;    ///< CPU threads of the kernels, the pipeline and LibTorch; 0: all
   int in_flight = 3;  ///< scans in a worker's pipeline at once
   pipeline::SlidingWindowOptions window;  ///< the window plan, overlap and batch
   jobs::ExistingResults existing = jobs::ExistingResults::Refuse;

@@ -12,9 +12,10 @@ packages=(
   libinsighttoolkit5-dev libdcmtk-dev libhdf5-dev libopenmpi-dev openmpi-bin libtorch-dev libtbb-dev libssl-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libeigen3-dev libboost-dev libnlopt-dev zlib1g-dev
   libjemalloc-dev libdeflate-dev
-  # LibTorch's transposed convolutions call libblas.so.3: installing OpenBLAS (OpenMP build, the
-  # runtime LibTorch's own threads use) makes it the selected one, 7x the reference BLAS
-  libopenblas0-openmp
+  # LibTorch's transposed convolutions call libblas.so.3: installing OpenBLAS makes it the one
+  # selected, 8x the reference BLAS; the serial build, because a threaded one sums in an order
+  # that depends on the thread count, and labels would change with --threads
+  libopenblas0-serial
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (tests/fuzz)
   clang-14 libfuzzer-14-dev
