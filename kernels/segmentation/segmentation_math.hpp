@@ -19,10 +19,13 @@ NC_HD inline float exp_of(float x) {
 #endif
 }
 
+/// Classes whose exponentials blend_softmax_voxel keeps between its two passes; a model with
+/// more classes has them taken again in the second pass, which gives the same bits.
+inline constexpr long long kBlendKeptClasses = 32;
+
 /// Adds the softmax of window voxel `w`'s logits (`window_voxels` per class), times its blending
 /// `weight`, into `total` at volume voxel `v` (`volume_voxels` per class), and the weight
-/// into `norm[v]`. The exponentials are taken once for the sum and again for the terms, which
-/// gives the same bits as keeping them.
+/// into `norm[v]`.
 NC_HD inline void blend_softmax_voxel(const float* logits, long long classes, long long window_voxels, long long w,
                                       float weight, float* total, long long volume_voxels, long long v, float* norm) {
   float top = logits[w];
@@ -30,11 +33,18 @@ NC_HD inline void blend_softmax_voxel(const float* logits, long long classes, lo
     const float l = logits[c * window_voxels + w];
     top = top < l ? l : top;
   }
+  float kept[kBlendKeptClasses];
   float sum = 0;
-  for (long long c = 0; c < classes; ++c) sum += exp_of(logits[c * window_voxels + w] - top);
+  for (long long c = 0; c < classes; ++c) {
+    const float e = exp_of(logits[c * window_voxels + w] - top);
+    if (c < kBlendKeptClasses) kept[c] = e;
+    sum += e;
+  }
   const float scale = weight / sum;
-  for (long long c = 0; c < classes; ++c)
-    total[c * volume_voxels + v] += exp_of(logits[c * window_voxels + w] - top) * scale;
+  for (long long c = 0; c < classes; ++c) {
+    const float e = c < kBlendKeptClasses ? kept[c] : exp_of(logits[c * window_voxels + w] - top);
+    total[c * volume_voxels + v] += e * scale;
+  }
   norm[v] += weight;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/segmentation/segmentation_math.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -96,6 +97,26 @@ TEST(SlidingWindow, VolumeSmallerThanThePatchIsZeroPadded) {
         for (std::int64_t i = 0; i < 5; ++i)
           ASSERT_NEAR(probabilities[std::size_t(c * 210 + volume.geometry.linear_index(i, j, k))],
                       expected[std::size_t(c * 512 + padded.geometry.linear_index(i, j, k))], 1e-6);
+}
+
+TEST(SlidingWindow, BlendKeepsOrRetakesTheExponentialsToTheSameBits) {
+  // A model with more classes than the blend keeps exponentials for takes the rest again: the
+  // classes on both sides of the limit, given equal logits, must get identical probabilities,
+  // and every class its softmax.
+  constexpr long long classes = kernels::kBlendKeptClasses + 8;
+  std::vector<float> logits(classes);
+  for (long long c = 0; c < classes; ++c) logits[std::size_t(c)] = 0.37f * float(c % 7) - 1.0f;
+  const long long last_kept = kernels::kBlendKeptClasses - 1, first_retaken = kernels::kBlendKeptClasses;
+  logits[std::size_t(first_retaken)] = logits[std::size_t(last_kept)];
+  std::vector<float> total(classes, 0.0f);
+  float norm = 0;
+  kernels::blend_softmax_voxel(logits.data(), classes, 1, 0, 0.5f, total.data(), 1, 0, &norm);
+  EXPECT_EQ(total[std::size_t(last_kept)], total[std::size_t(first_retaken)]);
+  double sum = 0;
+  for (float l : logits) sum += std::exp(double(l));
+  for (long long c = 0; c < classes; ++c)
+    EXPECT_NEAR(total[std::size_t(c)], 0.5 * std::exp(double(logits[std::size_t(c)])) / sum, 1e-7) << "class " << c;
+  EXPECT_EQ(norm, 0.5f);
 }
 
 TEST(SlidingWindow, OverlappingWindowsBlendToTheSameProbabilities) {
