@@ -172,8 +172,15 @@ def fit_shash_scipy(x, y, site, sites, tau2):
     start = np.zeros(3 * p + 1 + sites)
     start[:p] = beta
     start[p] = math.log(np.std(y - x @ beta))
-    result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
-                               options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-10})
+    # L-BFGS-B can end on a failed line search a little short of the optimum, and where exactly
+    # depends on the BLAS numpy runs on: restarting from there (a fresh curvature memory)
+    # finishes the climb.
+    result = None
+    for _ in range(3):
+        result = optimize.minimize(objective, start if result is None else result.x, jac=True, method="L-BFGS-B",
+                                   options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-10})
+        if np.abs(result.jac).max() <= 1e-7:
+            break
     a, b, c, d, u = unpack(result.x)
     mu = x @ a + u[site]
     log_likelihood = shash_log_density(y, mu, x @ b, x @ c, d).sum()
