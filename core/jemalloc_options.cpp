@@ -12,8 +12,9 @@
 // and every scan its native-size volumes. Kept, the same memory serves the next window and the
 // next scan: a forward pass of two windows went from 269 to 183 ms and a 6-scan run's wall
 // time fell to 0.79x (docs/BENCHMARKS.md). The price is that the process keeps its peak
-// working set resident (2.5 GB for two CT scans in flight); MALLOC_CONF=dirty_decay_ms:10000
-// gives memory back where that matters more than speed.
+// working set resident (2.0–2.6 GB for the demo cohort, three scans in flight, and no more
+// after 60 scans); MALLOC_CONF=dirty_decay_ms:10000 gives memory back where that matters more
+// than speed.
 //
 // narenas:1 — the kept pages serve whichever thread asks next. With jemalloc's default of four
 // arenas per core, each pipeline thread fills its own arena's store, and a request on another
