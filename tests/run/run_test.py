@@ -11,6 +11,7 @@ scenarios: end_to_end, resume_after_sigkill, sigint_then_resume,
 The mpi_ scenarios start the binary under a real `mpirun -np 3 --oversubscribe`.
 """
 import json
+import resource
 import os
 import shutil
 import signal
@@ -459,6 +460,28 @@ SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "
                              "resunet333.pt")
 
 
+def threads_cap_every_stage():
+    """--threads 1 keeps the whole run on one core (kernels and pipeline as well as LibTorch),
+    and the labels do not depend on the thread count."""
+    folder = os.path.join(WORK, "threads")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 4)
+    outs = {}
+    for threads in (1, 2):
+        outs[threads] = os.path.join(folder, f"threads{threads}.h5")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        run(manifest, outs[threads], "--threads", str(threads), check=0)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        print(f"--threads {threads}: {cpu:.1f} s of CPU in {wall:.1f} s")
+        if threads == 1:
+            # Other processes can only stretch the wall time; uncapped, oneTBB used every core.
+            assert cpu <= 1.2 * wall, f"--threads 1 used {cpu:.1f} s of CPU in {wall:.1f} s"
+    assert_same_results(outs[1], outs[2])
+
+
 def bf16_matches_fp32():
     """The shipped model on the fixture's MR scan, float32 and bf16 autocast: the label maps
     differ only along region borders and Dice against the truth moves by less than 0.01."""
@@ -495,5 +518,6 @@ if __name__ == "__main__":
      "crashed_scan_is_not_retried": crashed_scan_is_not_retried, "overwrite_while_running": overwrite_while_running,
      "unwritable_outputs_fail_first": unwritable_outputs_fail_first,
      "mpi_rank_fails_in_setup": mpi_rank_fails_in_setup,
-     "mpi_coordinator_killed_then_resume": mpi_coordinator_killed_then_resume}[SCENARIO]()
+     "mpi_coordinator_killed_then_resume": mpi_coordinator_killed_then_resume,
+     "threads_cap_every_stage": threads_cap_every_stage}[SCENARIO]()
     print(SCENARIO, "passed")
