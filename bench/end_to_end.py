@@ -6,7 +6,8 @@ usage: end_to_end.py NEUROCOHORT MANIFEST WORK_DIR [--scans K] [--threads T] [--
 
 Takes the first K scans of MANIFEST (a sub-manifest with absolute paths in WORK_DIR), reads
 every image once so that neither side pays for a cold page cache, then runs `neurocohort run`
-and bench/peer_pipeline.py on them with the same model and thread count, one after the other.
+and bench/peer_pipeline.py on them with the same model, thread count, window plan and float32
+arithmetic (`--precision fp32`: the peer has no bf16), one after the other.
 It prints, and writes to --json, per stage the seconds per scan of each side and their ratio
 (peer / neurocohort: how many times faster neurocohort is), the end-to-end scans per minute of
 each side and their ratio, and the mean Dice of each side per modality and the difference.
@@ -293,7 +294,8 @@ def neurocohort_command(args, path, model, results="neurocohort.h5", timings="ne
                         extra=()):
     # The sub-manifest's paths are absolute, outside its folder.
     return [args.neurocohort, "run", path["manifest.tsv"], "--out", path[results], "--timings", path[timings],
-            "--threads", str(args.threads), "--model", model, "--allow-external-paths", "--overwrite", *extra]
+            "--threads", str(args.threads), "--model", model, "--precision", "fp32", "--allow-external-paths", "--overwrite",
+            *extra]
 
 
 def peer_command(args, path, model):

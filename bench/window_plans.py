@@ -3,6 +3,9 @@ and region, on synthetic scans the shipped model never saw (docs/models.md keeps
 
 usage: window_plans.py NEUROCOHORT WORK_DIR [--n 16] [--seed 77] [--plans windows:0.5,windows:0.25,whole]
 
+A plan is `WINDOW_PLAN[:OVERLAP[:PRECISION]]` (overlap 0.5 and fp32 when left out), so that
+`--plans windows:0.5:fp32,windows:0.5:bf16` holds a precision to the same rule.
+
 Synthesizes N subjects (seed 77: not the training seed 2026, nor make validate's 21), runs the
 cohort once per plan with --timings, then prints per plan the stage seconds per scan (infer,
 and the whole scan), the mean Dice per modality, and against the first plan the change of each
@@ -24,12 +27,12 @@ def text(dataset):
 
 
 def run_plan(binary, work, manifest, plan):
-    name, _, overlap = plan.partition(":")
+    name, overlap, precision = (plan.split(":") + ["", ""])[:3]
     label = plan.replace(":", "-")
     out, timings = os.path.join(work, label + ".h5"), os.path.join(work, label + ".json")
     if not os.path.exists(out):
         subprocess.run([binary, "run", manifest, "--out", out, "--window-plan", name, "--overlap", overlap or "0.5",
-                        "--timings", timings], check=True, capture_output=True, text=True)
+                        "--precision", precision or "fp32", "--timings", timings], check=True, capture_output=True, text=True)
     with open(timings) as f:
         seconds = json.load(f)["stage_seconds_per_scan"]
     with h5py.File(out) as f:

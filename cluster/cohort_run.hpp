@@ -24,7 +24,7 @@ struct CohortRunOptions {
   std::filesystem::path model;
   std::optional<std::filesystem::path> model_metadata;
   std::string device = "auto";
-  std::string precision = "fp32";
+  std::string precision = "auto";  ///< a precision_name, or "auto" (resolve_precision in cohort_run.cpp)
   int threads = 0;    ///< CPU threads of the kernels, the pipeline and LibTorch; 0: all
   int in_flight = 3;  ///< scans in a worker's pipeline at once
   pipeline::SlidingWindowOptions window;  ///< the window plan, overlap and batch

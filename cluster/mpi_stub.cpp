@@ -27,6 +27,8 @@ std::unique_ptr<MpiSession> MpiSession::start_if_launched() {
 MpiSession::~MpiSession() = default;
 void MpiSession::announce(StoreState) const { unreachable_without_mpi(); }
 bool MpiSession::coordinator_ready() const { unreachable_without_mpi(); }
+bool MpiSession::on_every_rank(bool) const { unreachable_without_mpi(); }
+int MpiSession::coordinator_value(int) const { unreachable_without_mpi(); }
 void MpiSession::abort(int code) const { std::exit(code); }
 
 void serve_workers(const MpiSession&, WorkQueue&) { unreachable_without_mpi(); }

@@ -56,6 +56,17 @@ bool MpiSession::coordinator_ready() const {
   return open == 1;
 }
 
+bool MpiSession::on_every_rank(bool holds) const {
+  int mine = holds ? 1 : 0, all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+  return all != 0;
+}
+
+int MpiSession::coordinator_value(int value) const {
+  MPI_Bcast(&value, 1, MPI_INT, kCoordinator, MPI_COMM_WORLD);
+  return value;
+}
+
 void MpiSession::abort(int code) const {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::abort();

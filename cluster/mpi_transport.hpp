@@ -33,6 +33,10 @@ class MpiSession {
   /// A worker: false when rank 0 could not open the store (the worker then exits quietly:
   /// rank 0 reports the error).
   bool coordinator_ready() const;
+  /// Every rank, together: whether `holds` is true on every rank.
+  bool on_every_rank(bool holds) const;
+  /// Every rank, together: rank 0's `value`.
+  int coordinator_value(int value) const;
   /// Ends the whole job at once (an error on one rank must not leave the others waiting).
   [[noreturn]] void abort(int code) const;
 

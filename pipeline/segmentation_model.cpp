@@ -293,6 +293,14 @@ void apply_inference_threads() {
 }
 }  // namespace
 
+bool cpu_computes_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
 bool libtorch_sees_cuda() { return torch::cuda::is_available(); }
 
 void set_inference_threads(int threads) {

@@ -75,6 +75,10 @@ std::vector<std::string> precision_names();
 /// The precision of that name (as precision_name gives it); nullopt for any other name.
 std::optional<Precision> precision_named(const std::string& name);
 
+/// Whether this CPU computes bf16 products natively (AVX512-BF16, which CPUs with AMX also
+/// have). Without it oneDNN emulates bf16, more slowly than float32.
+bool cpu_computes_bf16();
+
 /// Whether this LibTorch was built with CUDA and sees a device (Debian's is CPU-only).
 bool libtorch_sees_cuda();
 

@@ -352,8 +352,8 @@ def resume_refuses_other_model_or_manifest():
     shutil.rmtree(folder, ignore_errors=True)
     manifest = mr_cohort(folder, 2)
     out = os.path.join(folder, "results.h5")
-    run(manifest, out, check=0)
-    r = run(manifest, out, "--resume", check=0)
+    run(manifest, out, "--precision", "fp32", check=0)
+    r = run(manifest, out, "--resume", check=0)  # --precision auto continues the file's fp32
     assert "0 to do" in r.stdout, r.stdout
     r = subprocess.run([BINARY, "run", manifest, "--out", out, "--resume", "--model", SHIPPED_MODEL],
                        capture_output=True, text=True)
@@ -482,6 +482,23 @@ def threads_cap_every_stage():
     assert_same_results(outs[1], outs[2])
 
 
+def precision_auto():
+    """--precision auto (the default) is bf16 where the CPU computes it natively and fp32
+    elsewhere, and every MPI rank resolves it alike."""
+    folder = os.path.join(WORK, "precision_auto")
+    shutil.rmtree(folder, ignore_errors=True)
+    manifest = mr_cohort(folder, 3)
+    with open("/proc/cpuinfo") as f:
+        expected = "bf16" if "avx512_bf16" in f.read().split() else "fp32"
+    for name, launcher in (("single", ()), ("mpi", MPIRUN)):
+        out = os.path.join(folder, name + ".h5")
+        r = run(manifest, out, check=0, launcher=launcher)
+        assert f"in {expected}, CPU" in r.stdout + r.stderr, r.stdout + r.stderr
+        with h5py.File(out) as f:
+            stored = f.attrs["precision"]
+            assert (stored.decode() if isinstance(stored, bytes) else stored) == expected, (name, stored)
+
+
 def bf16_matches_fp32():
     """The shipped model on the fixture's MR scan, float32 and bf16 autocast: the label maps
     differ only along region borders and Dice against the truth moves by less than 0.01."""
@@ -514,6 +531,7 @@ if __name__ == "__main__":
      "sigint_then_resume": sigint_then_resume, "mpi_equals_single": mpi_equals_single,
      "mpi_balances_uneven_costs": mpi_balances_uneven_costs,
      "mpi_rank_killed_then_resume": mpi_rank_killed_then_resume, "bf16_matches_fp32": bf16_matches_fp32,
+     "precision_auto": precision_auto,
      "hostile_inputs": hostile_inputs, "resume_refuses_other_model_or_manifest": resume_refuses_other_model_or_manifest,
      "crashed_scan_is_not_retried": crashed_scan_is_not_retried, "overwrite_while_running": overwrite_while_running,
      "unwritable_outputs_fail_first": unwritable_outputs_fail_first,
