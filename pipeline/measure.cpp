@@ -126,69 +126,115 @@ std::uint8_t find_surfaces(const LabelVolume& a, const LabelVolume& b, std::uint
       [](std::uint8_t x, std::uint8_t y) { return std::uint8_t(x | y); });
 }
 
-/// Felzenszwalb and Huttenlocher's 1-D squared distance transform of the n samples in `in`
-/// (sample spacing `w` mm; infinity where there is no feature) into `out`: the lower envelope
-/// of the parabolas rooted at each finite sample. The envelope's breakpoints are compared
-/// cross-multiplied (the denominator is positive), so only a parabola that joins the hull
-/// pays a division. Results above `band` (squared mm) are written as infinity, and samples
-/// farther than √band from every finite one are not evaluated. Returns false, writing
-/// nothing, when the line holds no finite sample.
+/// Felzenszwalb and Huttenlocher's 1-D squared distance transform, kept as the lower envelope
+/// of the parabolas rooted at each finite sample of a line (infinity where there is no
+/// feature), so that a caller evaluates it only where it needs values. The envelope's
+/// breakpoints are compared cross-multiplied (the denominator is positive), so only a parabola
+/// that joins the hull pays a division.
 template <typename Real>
-bool distance_transform_1d(const Real* in, Real* out, std::int64_t n, Real w, Real band,
-                           std::vector<std::int64_t>& hull, std::vector<Real>& bounds) {
-  constexpr Real kInf = std::numeric_limits<Real>::infinity();
-  hull.resize(std::size_t(n));
-  bounds.resize(std::size_t(n + 1));
-  std::int64_t top = -1;
-  for (std::int64_t q = 0; q < n; ++q) {
-    if (in[q] == kInf) continue;
-    const Real xq = Real(q) * w, hq = in[q] + xq * xq;
-    Real s = -kInf;
-    while (top >= 0) {
-      const std::int64_t p = hull[std::size_t(top)];
-      const Real xp = Real(p) * w, num = hq - (in[p] + xp * xp), den = 2 * (xq - xp);
-      if (num > bounds[std::size_t(top)] * den) {  // bounds[0] is -inf: the first parabola stays
-        s = num / den;
-        break;
+class LowerEnvelope {
+ public:
+  /// The envelope of the samples [lo, hi) of the line `in`, spaced w mm (every finite sample of
+  /// the line must lie there); false when there is none. `in` must outlive the evaluations.
+  bool build(const Real* in, std::int64_t lo, std::int64_t hi, Real w) {
+    in_ = in, w_ = w, h_ = 0;
+    hull_.resize(std::size_t(hi - lo));
+    bounds_.resize(std::size_t(hi - lo + 1));
+    finite_.clear();
+    std::int64_t top = -1;
+    for (std::int64_t q = lo; q < hi; ++q) {
+      if (in[q] == kInf) continue;
+      finite_.push_back(q);
+      const Real xq = Real(q) * w, hq = in[q] + xq * xq;
+      Real s = -kInf;
+      while (top >= 0) {
+        const std::int64_t p = hull_[std::size_t(top)];
+        const Real xp = Real(p) * w, num = hq - (in[p] + xp * xp), den = 2 * (xq - xp);
+        if (num > bounds_[std::size_t(top)] * den) {  // bounds_[0] is -inf: the first parabola stays
+          s = num / den;
+          break;
+        }
+        --top;
       }
-      --top;
+      ++top;
+      hull_[std::size_t(top)] = q;
+      bounds_[std::size_t(top)] = top == 0 ? -kInf : s;
+      bounds_[std::size_t(top + 1)] = kInf;
     }
-    ++top;
-    hull[std::size_t(top)] = q;
-    bounds[std::size_t(top)] = top == 0 ? -kInf : s;
-    bounds[std::size_t(top + 1)] = kInf;
+    return top >= 0;
   }
-  if (top < 0) return false;
-  std::int64_t lo = 0, hi = n;
-  if (band != kInf) {
-    const auto reach = std::int64_t(std::sqrt(double(band)) / double(w)) + 1;
-    lo = std::max<std::int64_t>(0, hull[0] - reach);
-    hi = std::min(n, hull[std::size_t(top)] + reach + 1);
+
+  /// The squared distance in mm² at sample q. The calls after one build take q in increasing
+  /// order: the envelope is walked once.
+  Real at(std::int64_t q) {
+    const Real x = Real(q) * w_;
+    while (bounds_[std::size_t(h_ + 1)] < x) ++h_;
+    const std::int64_t p = hull_[std::size_t(h_)];
+    const Real d = x - Real(p) * w_;
+    return d * d + in_[p];
   }
-  std::fill(out, out + lo, kInf);
-  std::fill(out + hi, out + n, kInf);
-  std::int64_t h = 0;
-  for (std::int64_t q = lo; q < hi; ++q) {
-    const Real x = Real(q) * w;
-    while (bounds[std::size_t(h + 1)] < x) ++h;
-    const Real d = x - Real(hull[std::size_t(h)]) * w, value = d * d + in[hull[std::size_t(h)]];
-    out[q] = value <= band ? value : kInf;
-  }
-  return true;
+
+  /// The finite samples, in order.
+  const std::vector<std::int64_t>& finite() const { return finite_; }
+  Real spacing() const { return w_; }
+
+ private:
+  static constexpr Real kInf = std::numeric_limits<Real>::infinity();
+  const Real* in_ = nullptr;
+  Real w_ = 1;
+  std::int64_t h_ = 0;
+  std::vector<std::int64_t> hull_, finite_;
+  std::vector<Real> bounds_;
+};
+
+/// How many samples spaced w a distance within √band can span, at most n (all of them
+/// without a band).
+template <typename Real>
+std::int64_t reach_of(Real band, Real w, std::int64_t n) {
+  if (band == std::numeric_limits<Real>::infinity()) return n;
+  return std::min(n, std::int64_t(std::sqrt(double(band)) / double(w)) + 1);
 }
+
+/// The transform of a built envelope into out[lo, hi), values above `band` (squared mm) as
+/// infinity. Only samples within √band of a finite sample are evaluated: every other one is
+/// farther than that from each parabola's root, so beyond the band.
+template <typename Real>
+void write_transform(LowerEnvelope<Real>& envelope, Real* out, std::int64_t lo, std::int64_t hi, Real band) {
+  constexpr Real kInf = std::numeric_limits<Real>::infinity();
+  const std::int64_t reach = reach_of(band, envelope.spacing(), hi);
+  std::int64_t written = lo;
+  for (const std::int64_t p : envelope.finite()) {
+    const std::int64_t from = std::max(written, p - reach), to = std::min(hi, p + reach + 1);
+    if (from >= to) continue;
+    std::fill(out + written, out + from, kInf);
+    for (std::int64_t q = from; q < to; ++q) {
+      const Real value = envelope.at(q);
+      out[q] = value <= band ? value : kInf;
+    }
+    written = to;
+  }
+  std::fill(out + written, out + hi, kInf);
+}
+
+/// Samples [lo, hi) of a line; empty when lo ≥ hi.
+struct Span {
+  std::int64_t lo, hi;
+  bool empty() const { return lo >= hi; }
+};
 
 /// The first pass needs no parabolas: along a row of binary features the squared distance is
 /// that of the nearest feature voxel, found by one sweep each way (infinity above `band`).
-/// Returns false for a row without a feature (left at infinity).
+/// Returns where the row's features are: empty for a row without one (left at infinity).
 template <typename Real>
-bool row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std::int64_t n, Real w, Real band) {
+Span row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std::int64_t n, Real w, Real band) {
   constexpr Real kInf = std::numeric_limits<Real>::infinity();
   std::int64_t last = -1;
   for (std::int64_t i = 0; i < n; ++i) {
     if (codes[i] & feature) last = i;
     d[i] = last < 0 ? kInf : Real(i - last) * w;
   }
-  if (last < 0) return false;
+  if (last < 0) return {0, 0};
+  const std::int64_t rightmost = last;
   last = -1;
   for (std::int64_t i = n - 1; i >= 0; --i) {
     if (codes[i] & feature) last = i;
@@ -196,55 +242,70 @@ bool row_distance(const std::uint8_t* codes, std::uint8_t feature, Real* d, std:
     d[i] *= d[i];
     if (d[i] > band) d[i] = kInf;
   }
-  return true;
+  return {last, rightmost + 1};
 }
+
+/// The part of a slice where distances can be finite after the first two passes: its features'
+/// rows and columns, grown by the band's reach along i and j. Empty for a slice without a feature.
+struct SliceExtent {
+  Span i{0, 0}, j{0, 0};
+};
 
 /// Lines along j or k are `stride` apart in memory: they are gathered in blocks of this many
 /// neighbouring lines along i (contiguous), transformed, and scattered back, so that each
 /// cache line fetched serves the whole block.
 constexpr std::int64_t kLineBlock = 16;
 
-/// Scratch of one task: a block of gathered lines, one transformed line, and the 1-D
-/// transform's buffers.
+/// Scratch of one task: a block of gathered lines (and of their surface codes), one transformed
+/// line, and the envelope.
 template <typename Real>
 struct LineScratch {
-  std::vector<Real> lines, out, bounds;
-  std::vector<std::int64_t> hull;
+  std::vector<Real> lines, out;
+  std::vector<std::uint8_t> codes;
+  LowerEnvelope<Real> envelope;
 };
 
-/// Transforms the lines of `width` (≤ kLineBlock) neighbours starting at `first`, each n
-/// samples `stride` apart, with spacing w. `after(line, values)` sees each transformed line.
+/// Builds the envelopes of the lines of `width` (≤ kLineBlock) neighbours starting at `first`,
+/// each n samples `stride` apart with spacing w, whose finite samples all lie in `part`.
+/// `after(line, envelope)` sees each line's envelope, or null for a line without a finite sample.
 template <typename Real, typename After>
-void transform_block(Real* first, std::int64_t width, std::int64_t n, std::int64_t stride, Real w, Real band,
+void transform_block(const Real* first, std::int64_t width, std::int64_t n, Span part, std::int64_t stride, Real w,
                      LineScratch<Real>& s, After&& after) {
   s.lines.resize(std::size_t(width * n));
-  s.out.resize(std::size_t(n));
-  for (std::int64_t q = 0; q < n; ++q)
+  for (std::int64_t q = part.lo; q < part.hi; ++q)
     for (std::int64_t l = 0; l < width; ++l) s.lines[std::size_t(l * n + q)] = first[q * stride + l];
   for (std::int64_t l = 0; l < width; ++l)
-    if (distance_transform_1d(&s.lines[std::size_t(l * n)], s.out.data(), n, w, band, s.hull, s.bounds))
-      after(l, s.out.data());
+    after(l, s.envelope.build(&s.lines[std::size_t(l * n)], part.lo, part.hi, w) ? &s.envelope : nullptr);
 }
 
 /// The distances in mm from every `from` surface voxel of the box to the nearest `to`
 /// surface voxel, up to √band: an exact Euclidean distance transform in physical units, three
 /// 1-D passes, where every value not above the band is exact (the path to its nearest feature
 /// passes only through smaller values) and the others are infinity. Only what the answer
-/// needs is transformed: along j, the slices that hold a feature; along k, the columns that
-/// hold a voxel to measure from, whose distances are read off the last pass directly.
+/// needs is transformed: along j, the lines of each slice within the band's reach of its
+/// features; along k, the columns that hold a voxel to measure from, over the slices whose
+/// extent holds them, and their distances are read off the last envelope directly.
 template <typename Real>
 std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const LabelBox& box, const Vec3& spacing,
                                        Real band, Hd95Workspace<Real>& w) {
+  constexpr double kBeyond = std::numeric_limits<double>::infinity();
   const std::int64_t nx = extent(box, 0), ny = extent(box, 1), nz = extent(box, 2), slice = nx * ny;
+  const std::int64_t reach_i = reach_of(band, Real(spacing[0]), nx), reach_j = reach_of(band, Real(spacing[1]), ny);
   w.distance.resize(std::size_t(slice * nz));
   w.has_from.assign(std::size_t(slice), 0);
-  std::vector<std::uint8_t> slice_has_feature(std::size_t(nz), 0);
+  std::vector<SliceExtent> extents(static_cast<std::size_t>(nz));
   tbb::parallel_for(std::int64_t{0}, nz, [&](std::int64_t k) {
-    for (std::int64_t j = 0; j < ny; ++j) {
-      const std::size_t row = std::size_t(nx * (j + ny * k));
-      if (row_distance(&w.surfaces[row], to, &w.distance[row], nx, Real(spacing[0]), band))
-        slice_has_feature[std::size_t(k)] = 1;
+    Span i{nx, 0}, j{ny, 0};
+    for (std::int64_t y = 0; y < ny; ++y) {
+      const std::size_t row = std::size_t(nx * (y + ny * k));
+      const Span features = row_distance(&w.surfaces[row], to, &w.distance[row], nx, Real(spacing[0]), band);
+      if (features.empty()) continue;
+      i = {std::min(i.lo, features.lo), std::max(i.hi, features.hi)};
+      j = {std::min(j.lo, y), y + 1};
     }
+    if (i.empty()) return;  // the slice stays at infinity
+    extents[std::size_t(k)] = {{std::max<std::int64_t>(0, i.lo - reach_i), std::min(nx, i.hi + reach_i)},
+                               {std::max<std::int64_t>(0, j.lo - reach_j), std::min(ny, j.hi + reach_j)}};
   });
   for (std::int64_t k = 0; k < nz; ++k)  // serial: columns are shared between slices
     for (std::int64_t v = 0; v < slice; ++v)
@@ -252,37 +313,51 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
   const std::int64_t blocks_per_row = (nx + kLineBlock - 1) / kLineBlock;
   tbb::parallel_for(std::int64_t{0}, nz * blocks_per_row, [&](std::int64_t task) {
     const std::int64_t k = task / blocks_per_row, i0 = (task % blocks_per_row) * kLineBlock;
-    if (!slice_has_feature[std::size_t(k)]) return;  // the slice stays at infinity
+    const SliceExtent& e = extents[std::size_t(k)];
+    if (i0 + kLineBlock <= e.i.lo || i0 >= e.i.hi) return;  // lines at infinity stay there
     const std::int64_t width = std::min(kLineBlock, nx - i0);
     Real* first = &w.distance[std::size_t(i0 + slice * k)];
     LineScratch<Real> s;
-    transform_block(first, width, ny, nx, Real(spacing[1]), band, s, [&](std::int64_t l, const Real* line) {
-      for (std::int64_t j = 0; j < ny; ++j) first[j * nx + l] = line[j];
+    s.out.resize(std::size_t(ny));
+    transform_block(first, width, ny, e.j, nx, Real(spacing[1]), s, [&](std::int64_t l, LowerEnvelope<Real>* envelope) {
+      if (!envelope) return;
+      write_transform(*envelope, s.out.data(), e.j.lo, e.j.hi, band);
+      for (std::int64_t j = e.j.lo; j < e.j.hi; ++j) first[j * nx + l] = s.out[std::size_t(j)];
     });
   });
   return tbb::parallel_reduce(
       tbb::blocked_range<std::int64_t>(0, ny * blocks_per_row), std::vector<double>{},
       [&](const tbb::blocked_range<std::int64_t>& r, std::vector<double> found) {
         LineScratch<Real> s;
-        const std::vector<Real> beyond(std::size_t(nz), std::numeric_limits<Real>::infinity());
         for (std::int64_t task = r.begin(); task != r.end(); ++task) {
           const std::int64_t j = task / blocks_per_row, i0 = (task % blocks_per_row) * kLineBlock;
           const std::int64_t width = std::min(kLineBlock, nx - i0), column = i0 + nx * j;
           if (std::none_of(&w.has_from[std::size_t(column)], &w.has_from[std::size_t(column + width)],
                            [](std::uint8_t f) { return f != 0; }))
             continue;
-          const auto read_from_voxels = [&](std::int64_t l, const Real* line) {
-            for (std::int64_t k = 0; k < nz; ++k)
-              if (w.surfaces[std::size_t(column + l + slice * k)] & from) found.push_back(std::sqrt(double(line[k])));
-          };
-          transform_block(&w.distance[std::size_t(column)], width, nz, slice, Real(spacing[2]), band, s,
-                          read_from_voxels);
-          // A column whose line held no value within the band: its voxels are beyond it.
-          for (std::int64_t l = 0; l < width; ++l)
-            if (w.has_from[std::size_t(column + l)] && std::all_of(&s.lines[std::size_t(l * nz)],
-                                                                     &s.lines[std::size_t((l + 1) * nz)],
-                                                                     [](Real v) { return std::isinf(v); }))
-              read_from_voxels(l, beyond.data());
+          // The slices whose extent holds part of this block: outside them its columns are infinite.
+          Span slices{nz, 0};
+          for (std::int64_t k = 0; k < nz; ++k) {
+            const SliceExtent& e = extents[std::size_t(k)];
+            if (j >= e.j.lo && j < e.j.hi && i0 < e.i.hi && i0 + width > e.i.lo) slices = {std::min(slices.lo, k), k + 1};
+          }
+          if (slices.empty()) slices = {0, 0};
+          // The block's surface codes, gathered like its distances: one cache line per slice.
+          s.codes.resize(std::size_t(width * nz));
+          for (std::int64_t k = 0; k < nz; ++k)
+            for (std::int64_t l = 0; l < width; ++l)
+              s.codes[std::size_t(l * nz + k)] = w.surfaces[std::size_t(column + l + slice * k)];
+          transform_block(&w.distance[std::size_t(column)], width, nz, slices, slice, Real(spacing[2]), s,
+                          [&](std::int64_t l, LowerEnvelope<Real>* envelope) {
+                            if (!w.has_from[std::size_t(column + l)]) return;
+                            const std::uint8_t* codes = &s.codes[std::size_t(l * nz)];
+                            for (std::int64_t k = 0; k < nz; ++k) {
+                              if (!(codes[k] & from)) continue;
+                              // A line without a value within the band: its voxels are beyond it.
+                              const Real value = envelope ? envelope->at(k) : std::numeric_limits<Real>::infinity();
+                              found.push_back(value <= band ? std::sqrt(double(value)) : kBeyond);
+                            }
+                          });
         }
         return found;
       },
