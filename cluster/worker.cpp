@@ -2,7 +2,10 @@
 
 #include <tbb/parallel_pipeline.h>
 
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "core/clock.hpp"
 
@@ -14,8 +17,27 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
   using pipeline::ScanWork;
   using Work = ScanWork*;
   StageTotals totals;
+  // A failure of the transport (or of the writer behind it) must not cancel the pipeline: the
+  // cancellation would reach the oneTBB loops inside the stages of the scans in flight, whose
+  // partial results the stages would then use (an HD95 over no distances crashed the process).
+  // It stops the intake instead, the scans in flight finish, and it is rethrown afterwards.
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto fail = [&] {
+    const std::lock_guard lock(failure_mutex);
+    if (!failure) failure = std::current_exception();
+  };
+  const auto failed = [&] {
+    const std::lock_guard lock(failure_mutex);
+    return failure != nullptr;
+  };
   const auto take = [&](tbb::flow_control& fc) -> Work {
-    const auto row = transport.next_row();
+    std::optional<std::size_t> row;
+    try {
+      if (!failed()) row = transport.next_row();
+    } catch (...) {
+      fail();
+    }
     if (!row) {
       fc.stop();
       return nullptr;
@@ -55,8 +77,14 @@ StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifes
                                  totals.seconds[s] += w->seconds[s];
                                totals.transfers += w->transfers;
                                ++totals.scans;
-                               transport.deliver(pipeline::make_record(*w, options.host, options.rank));
+                               if (failed()) return;
+                               try {
+                                 transport.deliver(pipeline::make_record(*w, options.host, options.rank));
+                               } catch (...) {
+                                 fail();
+                               }
                              }));
+  if (failure) std::rethrow_exception(failure);
   return totals;
 }
 

@@ -31,7 +31,8 @@ struct StageTotals {
 
 /// Processes rows until the transport has no more (a stopped coordinator hands out none;
 /// scans in flight finish). Never throws for a scan's failure (that becomes a failed
-/// record); throws only when delivering a record fails.
+/// record); throws only when taking a row or delivering a record fails, after the scans then
+/// in flight have finished (their records are not delivered).
 StageTotals run_worker(WorkerTransport& transport, const jobs::Manifest& manifest,
                        const pipeline::SegmentationModel& model, const pipeline::RunSettings& settings,
                        const WorkerOptions& options);
