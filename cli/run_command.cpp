@@ -70,12 +70,10 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--model-metadata", run.model_metadata,
                   "Sidecar metadata JSON for a model without embedded metadata.json");
   cmd->add_option("--device", run.device, "auto, cpu or cuda")->capture_default_str();
-  auto precisions = pipeline::precision_names();
-  precisions.emplace_back("auto");
   cmd->add_option("--precision", run.precision,
                   "Network arithmetic: fp32 (IEEE), tf32 (TF32 tensor cores), bf16 or fp16 by autocast; tf32 and "
                   "fp16: CUDA only. auto: a resumed file's, else bf16 on a CPU that computes it natively, else fp32")
-      ->check(CLI::IsMember(precisions))
+      ->check(CLI::IsMember(pipeline::precision_choices()))
       ->capture_default_str();
   cmd->add_option("--threads", run.threads, "CPU threads (0: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--in-flight", run.in_flight, "Scans in the pipeline at once (bounds memory)")

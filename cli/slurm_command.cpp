@@ -229,8 +229,8 @@ void add_slurm_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   submit->add_option("--model", o->model, "TorchScript model (default: the shipped one)")->check(CLI::ExistingFile);
   submit->add_option("--device", o->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  submit->add_option("--precision", o->precision, "run's network arithmetic")
-      ->check(CLI::IsMember(pipeline::precision_names()));
+  submit->add_option("--precision", o->precision, "run's network arithmetic (default: run's auto)")
+      ->check(CLI::IsMember(pipeline::precision_choices()));
   submit->add_option("--threads", o->threads, "Threads per rank (default: --cpus-per-task)");
   submit->add_flag("--dry-run", o->dry_run, "Print the script(s); submit nothing");
   submit->callback([o, &action] {

@@ -97,6 +97,12 @@ std::vector<std::string> precision_names() {
   return names;
 }
 
+std::vector<std::string> precision_choices() {
+  auto names = precision_names();
+  names.emplace_back("auto");
+  return names;
+}
+
 std::optional<Precision> precision_named(const std::string& name) {
   for (const Precision p : kPrecisions)
     if (name == precision_name(p)) return p;

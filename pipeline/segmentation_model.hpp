@@ -72,6 +72,10 @@ const char* precision_name(Precision precision);
 /// The names of kPrecisions, in its order.
 std::vector<std::string> precision_names();
 
+/// What `run --precision` takes: precision_names() and "auto", which each run resolves
+/// (cluster/cohort_run.cpp).
+std::vector<std::string> precision_choices();
+
 /// The precision of that name (as precision_name gives it); nullopt for any other name.
 std::optional<Precision> precision_named(const std::string& name);
 
