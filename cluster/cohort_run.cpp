@@ -4,7 +4,6 @@
 #include <tbb/global_control.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -128,18 +127,16 @@ void inject_setup_fault(int rank) {
     throw std::runtime_error("injected fault (NEUROCOHORT_FAULT=" + std::string(fault) + ")");
 }
 
-/// The precision of the results file that --resume continues, as an index into kPrecisions;
-/// -1 when there is none (or it cannot be read: opening the store for the run then says why).
-int resumed_precision(const CohortRunOptions& options) {
-  if (options.existing != jobs::ExistingResults::Resume || !fs::exists(options.out)) return -1;
+/// The precision of the results file that --resume continues; none when there is no such file
+/// (or it cannot be read: opening the store for the run then says why).
+std::optional<pipeline::Precision> resumed_precision(const CohortRunOptions& options) {
+  if (options.existing != jobs::ExistingResults::Resume || !fs::exists(options.out)) return std::nullopt;
   try {
-    const auto stored = pipeline::precision_named(
+    return pipeline::precision_named(
         io::CohortStore::open(options.out, io::CohortStore::Mode::ReadOnly).attribute("precision"));
-    if (stored) return int(std::find(pipeline::kPrecisions.begin(), pipeline::kPrecisions.end(), *stored) -
-                           pipeline::kPrecisions.begin());
   } catch (const std::exception&) {
+    return std::nullopt;
   }
-  return -1;
 }
 
 /// The network's precision; `--precision auto` (the default) resolves here, the same on every
@@ -151,13 +148,15 @@ int resumed_precision(const CohortRunOptions& options) {
 pipeline::Precision resolve_precision(const CohortRunOptions& options, kernels::Backend backend,
                                       const MpiSession* mpi) {
   if (const auto named = pipeline::precision_named(options.precision)) return *named;
-  int resumed = !mpi || mpi->rank() == 0 ? resumed_precision(options) : -1;
+  std::optional<pipeline::Precision> resumed;
+  if (!mpi || mpi->rank() == 0) resumed = resumed_precision(options);
   bool native_bf16 = backend == kernels::Backend::Cpu && pipeline::cpu_computes_bf16();
-  if (mpi) {
-    resumed = mpi->coordinator_value(resumed);
+  if (mpi) {  // rank 0's file, as the enum's value (-1: none)
+    const int value = mpi->coordinator_value(resumed ? static_cast<int>(*resumed) : -1);
+    resumed = value < 0 ? std::nullopt : std::optional(static_cast<pipeline::Precision>(value));
     native_bf16 = mpi->on_every_rank(native_bf16);
   }
-  if (resumed >= 0) return pipeline::kPrecisions[std::size_t(resumed)];
+  if (resumed) return *resumed;
   return native_bf16 ? pipeline::Precision::BFloat16 : pipeline::Precision::Float32;
 }
 

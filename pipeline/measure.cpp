@@ -137,6 +137,7 @@ class LowerEnvelope {
   /// The envelope of the samples [lo, hi) of the line `in`, spaced w mm (every finite sample of
   /// the line must lie there); false when there is none. `in` must outlive the evaluations.
   bool build(const Real* in, std::int64_t lo, std::int64_t hi, Real w) {
+    if (hi <= lo) return false;
     in_ = in, w_ = w, h_ = 0;
     hull_.resize(std::size_t(hi - lo));
     bounds_.resize(std::size_t(hi - lo + 1));
@@ -341,7 +342,6 @@ std::vector<double> directed_distances(std::uint8_t from, std::uint8_t to, const
             const SliceExtent& e = extents[std::size_t(k)];
             if (j >= e.j.lo && j < e.j.hi && i0 < e.i.hi && i0 + width > e.i.lo) slices = {std::min(slices.lo, k), k + 1};
           }
-          if (slices.empty()) slices = {0, 0};
           // The block's surface codes, gathered like its distances: one cache line per slice.
           s.codes.resize(std::size_t(width * nz));
           for (std::int64_t k = 0; k < nz; ++k)
