@@ -17,28 +17,27 @@ namespace nc::pipeline {
 namespace {
 
 /// Runs one stage unless the scan already failed; times it, counts its host <-> device copies
-/// (those of this thread: a stage's kernels are called from the thread that runs it) and turns
-/// its error into the scan's error, prefixed with the stage's name.
+/// into the scan's (a stage's kernels are called from the thread that runs it) and turns its
+/// error into the scan's error, prefixed with the stage's name.
 template <typename Body>
 void run_stage(ScanWork& work, Stage stage, Body&& body) {
   if (work.error) return;
   const jobs::ScanInFlight in_flight(work.row);
   const auto start = std::chrono::steady_clock::now();
-  const kernels::TransferBytes copied_before = kernels::thread_transfer_bytes();
+  const kernels::CountTransfersInto count_copies(work.transfers);
   try {
     body();
   } catch (const std::exception& e) {
     work.error = std::string(kStageNames[index_of(stage)]) + ": " + e.what();
   }
   work.seconds[index_of(stage)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  work.transfers += kernels::thread_transfer_bytes() - copied_before;
 }
 
 /// `body(backend)`; where the GPU runs out of memory for it (a very large scan, or many in
 /// flight), `body` again with the CPU kernels and host memory for this scan only, with the
 /// reason logged, as nnU-Net falls back per case. A CUDA model still runs the network in the
-/// retry, one batch of windows on the device at a time; the pool's unused memory is released
-/// first so that LibTorch can have it.
+/// retry, one batch of windows on the device at a time; the memory the kernels' pool and
+/// LibTorch's cache hold unused is released first, so that each can have the other's.
 template <typename Body>
 auto on_gpu_or_cpu(const ScanWork& work, kernels::Backend backend, const char* what, Body&& body) {
   if (backend != kernels::Backend::Cuda) return body(backend);
@@ -48,6 +47,7 @@ auto on_gpu_or_cpu(const ScanWork& work, kernels::Backend backend, const char* w
     spdlog::warn("{}: {} ran out of GPU memory ({}); retrying it with the CPU kernels and host memory",
                  work.scan.scan_id, what, e.what());
     kernels::release_unused_device_memory();
+    release_unused_inference_memory();
     return body(kernels::Backend::Cpu);
   }
 }

@@ -9,6 +9,12 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
+// The caching allocator's header exists only in LibTorch builds with CUDA (not Debian's), and
+// needs the CUDA runtime's headers on the include path.
+#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define NC_LIBTORCH_CUDA_ALLOCATOR 1
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -308,6 +314,16 @@ bool cpu_computes_bf16() {
 }
 
 bool libtorch_sees_cuda() { return torch::cuda::is_available(); }
+
+void release_unused_inference_memory() noexcept {
+#ifdef NC_LIBTORCH_CUDA_ALLOCATOR
+  try {
+    if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
+  } catch (const std::exception&) {
+    // Nothing to give back is no reason to stop the retry that asked.
+  }
+#endif
+}
 
 void set_inference_threads(int threads) {
   inference_threads = threads;

@@ -86,6 +86,11 @@ bool cpu_computes_bf16();
 /// Whether this LibTorch was built with CUDA and sees a device (Debian's is CPU-only).
 bool libtorch_sees_cuda();
 
+/// Gives the GPU memory LibTorch's caching allocator holds but no tensor uses back to the
+/// device (before the CPU retry after an out-of-memory, so that the kernels' pool can have it).
+/// Nothing where LibTorch was built without CUDA; never throws.
+void release_unused_inference_memory() noexcept;
+
 /// Threads of LibTorch's intra-op pool (0: leave LibTorch's default, one per core).
 void set_inference_threads(int threads);
 

@@ -1,15 +1,23 @@
 #include "kernels/common/backend.hpp"
 
+#include <utility>
+
 namespace nc::kernels {
 namespace {
-thread_local TransferBytes transferred;
+thread_local TransferBytes* current_sink = nullptr;
 }  // namespace
 
-TransferBytes thread_transfer_bytes() noexcept { return transferred; }
+CountTransfersInto::CountTransfersInto(TransferBytes& sink) noexcept : outer_(std::exchange(current_sink, &sink)) {}
+
+CountTransfersInto::~CountTransfersInto() { current_sink = outer_; }
 
 namespace detail {
-void count_host_to_device(std::uint64_t bytes) noexcept { transferred.host_to_device += bytes; }
-void count_device_to_host(std::uint64_t bytes) noexcept { transferred.device_to_host += bytes; }
+void count_host_to_device(std::uint64_t bytes) noexcept {
+  if (current_sink) current_sink->host_to_device += bytes;
+}
+void count_device_to_host(std::uint64_t bytes) noexcept {
+  if (current_sink) current_sink->device_to_host += bytes;
+}
 }  // namespace detail
 
 Backend choose_backend(const std::string& device) {

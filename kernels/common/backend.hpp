@@ -45,8 +45,7 @@ int bound_cuda_device() noexcept;
 /// The device the calling thread's CUDA work goes to now; -1 without a device.
 int current_cuda_device() noexcept;
 
-/// Bytes copied between host and device by the CUDA entry points on the calling thread since
-/// it started. A stage's difference of two readings is its traffic (pipeline/scan_stages.cpp).
+/// Bytes copied between host and device by the CUDA entry points.
 struct TransferBytes {
   std::uint64_t host_to_device = 0;
   std::uint64_t device_to_host = 0;
@@ -55,11 +54,22 @@ struct TransferBytes {
     device_to_host += o.device_to_host;
     return *this;
   }
-  friend TransferBytes operator-(TransferBytes a, const TransferBytes& b) {
-    return {a.host_to_device - b.host_to_device, a.device_to_host - b.device_to_host};
-  }
 };
-TransferBytes thread_transfer_bytes() noexcept;
+
+/// While it lives, the copies issued by the calling thread are added to `sink` (and to no other
+/// sink). Scopes nest: a stage of another scan that oneTBB runs on this thread while this one
+/// waits in a parallel loop counts into its own sink, and this one's resumes when it ends. So
+/// each scan's stages count exactly its own copies (pipeline/scan_stages.cpp).
+class CountTransfersInto {
+ public:
+  explicit CountTransfersInto(TransferBytes& sink) noexcept;
+  ~CountTransfersInto();
+  CountTransfersInto(const CountTransfersInto&) = delete;
+  CountTransfersInto& operator=(const CountTransfersInto&) = delete;
+
+ private:
+  TransferBytes* outer_;
+};
 
 /// The backend a `--device` choice names: "cpu", "cuda" (required: throws CudaError without a
 /// device), or "auto" (CUDA when a device is present, else the CPU).
@@ -67,7 +77,8 @@ TransferBytes thread_transfer_bytes() noexcept;
 Backend choose_backend(const std::string& device);
 
 namespace detail {
-/// The counters behind thread_transfer_bytes, called by DeviceArray's copies.
+/// Adds to the calling thread's current CountTransfersInto sink (nothing without one); called
+/// by DeviceArray's copies.
 void count_host_to_device(std::uint64_t bytes) noexcept;
 void count_device_to_host(std::uint64_t bytes) noexcept;
 /// Selects the bound device on the calling thread; every CUDA entry point calls it first.

@@ -9,7 +9,7 @@
 /// copies are ordered on the calling thread's default stream (the kernels are compiled with
 /// per-thread default streams), so each pipeline thread, and with it each scan in flight,
 /// works on a stream of its own. Every copy to or from the host is counted
-/// (thread_transfer_bytes, backend.hpp). In a build without CUDA, allocating throws CudaError.
+/// (CountTransfersInto, backend.hpp). In a build without CUDA, allocating throws CudaError.
 
 #include <algorithm>
 #include <cstddef>

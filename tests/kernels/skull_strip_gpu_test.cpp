@@ -39,9 +39,11 @@ TEST(SkullStripGpu, TheMaskCrossesToTheHostThreeTimesAndTheImageOnce) {
   const ImageVolume ct = noisy_ct();
   const std::uint64_t mask_bytes = std::uint64_t(detail::BitMask(ct.geometry).bits.size()) * 8;
   const std::uint64_t image_bytes = ct.voxels.size() * sizeof(float);
-  const TransferBytes before = thread_transfer_bytes();
-  skull_strip(ct, StripMethod::CtWindow, SkullStripParams::defaults_for(StripMethod::CtWindow), Backend::Cuda);
-  const TransferBytes copied = thread_transfer_bytes() - before;
+  TransferBytes copied;
+  {
+    const CountTransfersInto count(copied);
+    skull_strip(ct, StripMethod::CtWindow, SkullStripParams::defaults_for(StripMethod::CtWindow), Backend::Cuda);
+  }
   // Down: for the components, for the hole filling, and the result. Up: the image, the mask
   // after each of the two host steps, and the ball's rows of each morphology call (bytes).
   EXPECT_EQ(copied.device_to_host, 3 * mask_bytes);

@@ -5,6 +5,8 @@
 // (for the QC of its regions) and the native map down; everything else is small.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "io/image_io.hpp"
 #include "kernels/common/backend.hpp"
 #include "kernels/resample/resample.hpp"
@@ -23,7 +25,8 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
       segment(cpu_model, cpu_scan, {}, kernels::Backend::Cpu).labels, native.geometry, kernels::Backend::Cpu);
 
   const auto gpu_model = SegmentationModel::load(NC_DEFAULT_MODEL, std::nullopt, Device::Cuda);
-  const kernels::TransferBytes before = kernels::thread_transfer_bytes();
+  kernels::TransferBytes copied;
+  std::optional<kernels::CountTransfersInto> count(std::in_place, copied);
   const PreprocessedScan scan = preprocess_on_device(native, jobs::Modality::MR, {});
   ASSERT_TRUE(scan.on_device);
   EXPECT_TRUE(scan.image.voxels.empty());
@@ -32,7 +35,7 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
   LabelVolume labels(native.geometry);
   kernels::resample_labels_onto(*segmentation.on_device, native.geometry)
       .voxels.download(std::span<std::uint16_t>(labels.voxels));
-  const kernels::TransferBytes copied = kernels::thread_transfer_bytes() - before;
+  count.reset();
 
   EXPECT_NEAR(scan.icv_ml, cpu_scan.icv_ml, 1e-3 * cpu_scan.icv_ml);
   std::size_t brain = 0, same = 0;
