@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 const pipeline::PreprocessedScan& colin27() {
   static const pipeline::PreprocessedScan scan = pipeline::preprocess(
-      io::read_image("/usr/share/mricron/templates/ch2.nii.gz"), jobs::Modality::MR, {}, kernels::Backend::Cpu);
+      io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz"), jobs::Modality::MR, {}, kernels::Backend::Cpu);
   return scan;
 }
 

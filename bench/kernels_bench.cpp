@@ -256,7 +256,7 @@ BENCHMARK(BM_SkullStripCtAgainstItkFullChain)->UseManualTime()->Unit(benchmark::
 void BM_AdaptiveEqualizeRadius5(benchmark::State& state) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, std::size_t(threads()));
   itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(threads());
-  const ImageVolume mr = io::read_image("/usr/share/mricron/templates/ch2.nii.gz");
+  const ImageVolume mr = io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz");
   const Geometry& g = mr.geometry;
   const kernels::AheParams params{5, 0.3f, 0.3f};
   for (auto _ : state) {

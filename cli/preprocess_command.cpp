@@ -78,6 +78,9 @@ ExitCode run_preprocess(PreprocessCliOptions options) {
   if (!options.allow_external_paths) options.limits.confine_to = manifest.path.parent_path();
   options.params.max_voxels = options.limits.max_voxels;
   const kernels::Backend backend = kernels::choose_backend(options.device);
+  // One process: the first device it sees (Slurm's CUDA_VISIBLE_DEVICES names the job's GPUs),
+  // bound so that oneTBB's threads use it and its memory pool keeps freed memory.
+  if (backend == kernels::Backend::Cuda) kernels::bind_cuda_device(0);
   std::optional<tbb::global_control> threads;
   if (options.threads > 0) threads.emplace(tbb::global_control::max_allowed_parallelism, options.threads);
   for (const char* sub : {"images", "masks", "labels"}) fs::create_directories(options.out / sub);

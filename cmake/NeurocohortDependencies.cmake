@@ -46,3 +46,21 @@ add_library(nc_hdf5 INTERFACE)
 target_include_directories(nc_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_link_libraries(nc_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
 target_compile_definitions(nc_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
+
+# Colin27 and AAL from Debian's mricron-data: the anatomy of `synth`, and the head that the GPU
+# tests and the benchmarks read. Found in /usr/share or under any CMAKE_PREFIX_PATH entry (a GPU
+# node unpacks the package into a prefix of its own). nc_templates gives users NC_TEMPLATE_DIR.
+set(_nc_template_hints)
+foreach(_nc_prefix IN LISTS CMAKE_PREFIX_PATH)
+  list(APPEND _nc_template_hints ${_nc_prefix}/share/mricron/templates)
+endforeach()
+find_path(NEUROCOHORT_TEMPLATE_DIR ch2.nii.gz HINTS ${_nc_template_hints} /usr/share/mricron/templates NO_DEFAULT_PATH
+          DOC "Folder with mricron-data's ch2.nii.gz, ch2bet.nii.gz and aal.nii.gz")
+set(_nc_template_dir ${NEUROCOHORT_TEMPLATE_DIR})
+if(NOT NEUROCOHORT_TEMPLATE_DIR)
+  set(_nc_template_dir /usr/share/mricron/templates)
+  message(STATUS "neurocohort: mricron-data's templates not found: synth and the tests that read Colin27 will "
+                 "say so (install mricron-data, or set NEUROCOHORT_TEMPLATE_DIR)")
+endif()
+add_library(nc_templates INTERFACE)
+target_compile_definitions(nc_templates INTERFACE NC_TEMPLATE_DIR="${_nc_template_dir}")

@@ -363,10 +363,21 @@ void SegmentationModel::forward_on_device(const kernels::DeviceArray<float>& inp
   const c10::Stream stream = inference_stream(impl_->device);
   const c10::StreamGuard on_model_device(stream);
   kernels::wait_for_device_work();  // the kernels that wrote `input`, on this thread's kernel stream
-  const torch::Tensor x =
-      impl_->wrap(const_cast<float*>(input.data()), batch, impl_->metadata.channels, size, impl_->device);
-  const torch::Tensor y = impl_->run(x, batch, size);
-  impl_->wrap(logits.data(), batch, impl_->classes(), size, impl_->device).copy_(y);
+  try {
+    const torch::Tensor x =
+        impl_->wrap(const_cast<float*>(input.data()), batch, impl_->metadata.channels, size, impl_->device);
+    const torch::Tensor y = impl_->run(x, batch, size);
+    impl_->wrap(logits.data(), batch, impl_->classes(), size, impl_->device).copy_(y);
+  } catch (...) {
+    // The caller frees `input` and `logits` on the kernel stream as it unwinds, and the pool may
+    // give them to another scan at once: LibTorch's queued work must not read them after that.
+    try {
+      stream.synchronize();
+    } catch (const std::exception&) {
+      // The pass's own error is the one to report.
+    }
+    throw;
+  }
   stream.synchronize();  // before the kernels that read `logits`, on the kernel stream
 }
 

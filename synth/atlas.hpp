@@ -14,7 +14,8 @@
 
 namespace nc::synth {
 
-inline constexpr const char* kDefaultTemplateDir = "/usr/share/mricron/templates";
+/// mricron-data's templates where the build found them (cmake/NeurocohortDependencies.cmake).
+inline constexpr const char* kDefaultTemplateDir = NC_TEMPLATE_DIR;
 
 /// Hounsfield units of the tissue classes (CT study conventions).
 struct TissueHu {

@@ -29,7 +29,14 @@ class CudaOutOfMemory : public CudaError {
 /// True when this build has CUDA and the runtime sees at least one device. Never throws.
 bool cuda_device_available() noexcept;
 
-/// Throws CudaError unless cuda_device_available(), naming what asked for it.
+/// The devices the CUDA runtime sees (0 without CUDA or a device). Never throws.
+int cuda_device_count() noexcept;
+
+/// Why no device is available ("" when one is): the CUDA runtime's error, e.g. a driver older
+/// than the toolkit, or that this build has no CUDA.
+std::string cuda_unavailable_reason();
+
+/// Throws CudaError unless cuda_device_available(), naming what asked for it and why not.
 void require_cuda(const std::string& what);
 
 /// Binds this process to GPU `local_rank mod device count` (ranks of one node spread over its

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/device_array.hpp"
@@ -30,19 +31,34 @@ cudaError_t select_bound_device() noexcept {
   return status;
 }
 
+// The runtime's device count, or why it has none: a driver older than the toolkit
+// (cudaErrorInsufficientDriver) must not read as "no GPU" on a GPU machine.
+int device_count(std::string* why_none) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // clear the "no device/driver" error so it cannot leak into later calls
+    if (why_none) *why_none = std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+    return 0;
+  }
+  if (count == 0 && why_none) *why_none = "the CUDA runtime sees no device";
+  return count;
+}
+
 }  // namespace
 
-bool cuda_device_available() noexcept {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no device/driver" error so it cannot leak into later calls
-    return false;
-  }
-  return count > 0;
+bool cuda_device_available() noexcept { return device_count(nullptr) > 0; }
+
+int cuda_device_count() noexcept { return device_count(nullptr); }
+
+std::string cuda_unavailable_reason() {
+  std::string why;
+  return device_count(&why) > 0 ? std::string() : why;
 }
 
 void require_cuda(const std::string& what) {
-  if (!cuda_device_available()) throw CudaError(what + ": no CUDA device is available", Cause::Input);
+  const std::string why = cuda_unavailable_reason();
+  if (!why.empty()) throw CudaError(what + ": no CUDA device is available (" + why + ")", Cause::Input);
 }
 
 int bind_cuda_device(int local_rank) {
@@ -111,9 +127,18 @@ void fill_device_bytes(void* device, int byte, std::size_t bytes) {
 }  // namespace detail
 
 void release_unused_device_memory() noexcept {
-  const int device = bound_device.load();
+  // Blocks freed on this thread's stream go back to the pool only once the stream reaches the
+  // frees: wait for them, or the trim leaves the failed attempt's memory where it was.
+  if (select_bound_device() != cudaSuccess || cudaStreamSynchronize(cudaStreamPerThread) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  int device = -1;
   cudaMemPool_t pool = nullptr;
-  if (device < 0 || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) return;
+  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
   cudaMemPoolTrimTo(pool, 0);
 }
 

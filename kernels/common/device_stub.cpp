@@ -6,9 +6,13 @@ namespace nc::kernels {
 
 bool cuda_device_available() noexcept { return false; }
 
-void require_cuda(const std::string& what) {
-  throw CudaError(what + ": neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)", Cause::Input);
+int cuda_device_count() noexcept { return 0; }
+
+std::string cuda_unavailable_reason() {
+  return "neurocohort was built without CUDA (configure with -DNEUROCOHORT_CUDA=ON)";
 }
+
+void require_cuda(const std::string& what) { throw CudaError(what + ": " + cuda_unavailable_reason(), Cause::Input); }
 
 int bind_cuda_device(int) { return -1; }
 

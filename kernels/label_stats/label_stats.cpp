@@ -19,13 +19,18 @@ OverlapCounts unpack_counts(const std::vector<std::int64_t>& histograms, int num
   return counts;
 }
 
+// A label without voxels gets LabelBox{}, whatever "largest" its backend cleared the box with
+// (the CPU the grid's largest size, the GPU INT_MAX), so both backends' boxes compare equal.
 std::vector<LabelBox> unpack_boxes(const std::vector<std::int64_t>& packed, int num_labels) {
   std::vector<LabelBox> boxes(static_cast<std::size_t>(num_labels));
-  for (std::size_t l = 1; l < boxes.size(); ++l)
+  for (std::size_t l = 1; l < boxes.size(); ++l) {
+    LabelBox box;
     for (std::size_t a = 0; a < 3; ++a) {
-      boxes[l].lo[a] = packed[kBoxBounds * l + a];
-      boxes[l].hi[a] = packed[kBoxBounds * l + 3 + a];
+      box.lo[a] = packed[kBoxBounds * l + a];
+      box.hi[a] = packed[kBoxBounds * l + 3 + a];
     }
+    if (!box.empty()) boxes[l] = box;
+  }
   return boxes;
 }
 

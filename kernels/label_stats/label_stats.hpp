@@ -32,7 +32,7 @@ struct OverlapCounts {
   std::int64_t predicted_out_of_range = 0;  ///< prediction voxels with a label >= num_labels
   std::int64_t truth_out_of_range = 0;      ///< truth voxels with a label >= num_labels
   /// With the grid given: per label 1 .. num_labels-1 (index = label), the bounding box of its
-  /// voxels in either map; empty otherwise. Background (label 0) gets an empty box, as it
+  /// voxels in either map; LabelBox{} (empty) otherwise. Background (label 0) gets LabelBox{}, as it
   /// covers the grid and nothing is measured on it.
   std::vector<LabelBox> boxes;
   bool operator==(const OverlapCounts&) const = default;

@@ -32,7 +32,7 @@ void expect_close(const ImageVolume& gpu, const ImageVolume& cpu, const ImageVol
 }
 
 TEST(AdaptiveEqualizeGpu, CudaEqualsCpu) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   Geometry g;
   g.size = {96, 80, 64};
   const ImageVolume in = test::smooth_volume(g);
@@ -40,7 +40,7 @@ TEST(AdaptiveEqualizeGpu, CudaEqualsCpu) {
 }
 
 TEST(AdaptiveEqualizeGpu, CudaEqualsCpuInsideABrainMaskOnALargeVolume) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   Geometry g;
   g.size = {192, 224, 192};  // 8.3 M voxels: dozens of grid-stride rounds on any GPU
   const ImageVolume in = test::smooth_volume(g);
@@ -50,7 +50,7 @@ TEST(AdaptiveEqualizeGpu, CudaEqualsCpuInsideABrainMaskOnALargeVolume) {
 }
 
 TEST(AdaptiveEqualizeGpu, ThreadsEqualizeAtOnce) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   Geometry g;
   g.size = {96, 80, 64};
   const ImageVolume in = test::smooth_volume(g);
@@ -65,7 +65,7 @@ TEST(AdaptiveEqualizeGpu, ThreadsEqualizeAtOnce) {
 }
 
 TEST(AdaptiveEqualizeGpu, ARadiusAboveTheCapRunsTheCpuAlgorithm) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   Geometry g;
   g.size = {96, 80, 64};
   const ImageVolume in = test::smooth_volume(g);

@@ -12,7 +12,7 @@ namespace nc::kernels {
 namespace {
 
 TEST(ResampleGpu, CudaEqualsCpu) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   const ImageVolume in = test::smooth_volume(test::oblique_ct_grid({256, 256, 120}));
   const ImageVolume cpu = resample(in, {.spacing_mm = 1.0, .outside_value = -1000.0f}, Backend::Cpu);
   const ImageVolume gpu = resample(in, {.spacing_mm = 1.0, .outside_value = -1000.0f}, Backend::Cuda);
@@ -30,7 +30,7 @@ TEST(ResampleGpu, CudaEqualsCpu) {
 }
 
 TEST(ResampleGpu, ProbabilitiesToLabelsCudaEqualsCpu) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   Geometry coarse;
   coarse.size = {60, 70, 50};
   coarse.spacing_mm = {2, 2, 2};
@@ -46,7 +46,7 @@ TEST(ResampleGpu, ProbabilitiesToLabelsCudaEqualsCpu) {
 }
 
 TEST(ResampleGpu, CropOnTheDeviceCopiesTheBoxAndFillsBeyondTheGrid) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   const ImageVolume in = test::indexed_volume({40, 30, 20});
   DeviceVolume<float> on_device(in.geometry);
   on_device.voxels.upload(std::span<const float>(in.voxels));

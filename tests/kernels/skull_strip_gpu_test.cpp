@@ -23,7 +23,7 @@ ImageVolume noisy_ct() {
 }
 
 TEST(SkullStripGpu, CudaMaskEqualsCpuMask) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   const ImageVolume ct = noisy_ct();
   for (const auto method : {StripMethod::CtWindow, StripMethod::MrOtsu}) {
     const auto params = SkullStripParams::defaults_for(method);
@@ -35,7 +35,7 @@ TEST(SkullStripGpu, CudaMaskEqualsCpuMask) {
 }
 
 TEST(SkullStripGpu, TheMaskCrossesToTheHostThreeTimesAndTheImageOnce) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
   const ImageVolume ct = noisy_ct();
   const std::uint64_t mask_bytes = std::uint64_t(detail::BitMask(ct.geometry).bits.size()) * 8;
   const std::uint64_t image_bytes = ct.voxels.size() * sizeof(float);
@@ -52,8 +52,8 @@ TEST(SkullStripGpu, TheMaskCrossesToTheHostThreeTimesAndTheImageOnce) {
 }
 
 TEST(SkullStripGpu, ThreadsStripOnTheBoundDeviceAtOnce) {
-  if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
-  const int device = bind_cuda_device(1 << 20);  // the last device of a node whatever its count
+  if (!cuda_device_available()) GTEST_SKIP() << cuda_unavailable_reason();
+  const int device = bind_cuda_device(cuda_device_count() - 1);  // not device 0 on a node of several
   ASSERT_GE(device, 0);
   const ImageVolume ct = noisy_ct();
   const auto params = SkullStripParams::defaults_for(StripMethod::CtWindow);

@@ -5,6 +5,9 @@
 // (for the QC of its regions) and the native map down; everything else is small.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <optional>
 
 #include "io/image_io.hpp"
@@ -16,9 +19,9 @@ namespace nc::pipeline {
 namespace {
 
 TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
-  if (!kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
   if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
-  const ImageVolume native = io::read_image("/usr/share/mricron/templates/ch2.nii.gz");
+  const ImageVolume native = io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz");
   const auto cpu_model = SegmentationModel::load(NC_DEFAULT_MODEL);
   const PreprocessedScan cpu_scan = preprocess(native, jobs::Modality::MR, {}, kernels::Backend::Cpu);
   const LabelVolume cpu_labels = kernels::resample_labels_onto(
@@ -57,6 +60,35 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
   // and the packed mask three times.
   EXPECT_GE(copied.device_to_host, iso_voxels * sizeof(float) + native_map);
   EXPECT_LT(copied.device_to_host, iso_voxels * sizeof(float) + native_map + 3 * iso_voxels);
+}
+
+// Needs no LibTorch: runs wherever a device is, whatever LibTorch the build links.
+TEST(DeviceScanGpu, PreprocessingOnTheDeviceAgreesWithTheCpu) {
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
+  const ImageVolume native = io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz");
+  const PreprocessedScan cpu = preprocess(native, jobs::Modality::MR, {}, kernels::Backend::Cpu);
+  const PreprocessedScan gpu = preprocess(native, jobs::Modality::MR, {}, kernels::Backend::Cuda);
+  ASSERT_FALSE(gpu.on_device);  // brought to the host for callers on the CPU
+  EXPECT_NEAR(gpu.icv_ml, cpu.icv_ml, 1e-3 * cpu.icv_ml);
+  ASSERT_TRUE(gpu.brain_mask.geometry == cpu.brain_mask.geometry);
+  ASSERT_TRUE(gpu.image.geometry == cpu.image.geometry);
+  std::size_t mask_same = 0, image_close = 0;
+  const auto [lo, hi] = std::minmax_element(cpu.image.voxels.begin(), cpu.image.voxels.end());
+  const float tolerance = 1e-4f * (*hi - *lo);
+  for (std::size_t v = 0; v < cpu.image.voxels.size(); ++v) {
+    mask_same += gpu.brain_mask.voxels[v] == cpu.brain_mask.voxels[v];
+    image_close += std::abs(gpu.image.voxels[v] - cpu.image.voxels[v]) <= tolerance;
+  }
+  const double n = double(cpu.image.voxels.size());
+  EXPECT_GE(double(mask_same) / n, 0.9999);
+  EXPECT_GE(double(image_close) / n, 0.999);
+}
+
+// A GPU machine whose runtime sees no device (a driver older than the toolkit, a missing
+// device node) would otherwise skip every test here and report them passed.
+TEST(DevicePresenceGpu, ALoadedNvidiaDriverMeansTheRuntimeSeesADevice) {
+  if (!std::filesystem::exists("/proc/driver/nvidia/version")) GTEST_SKIP() << "no NVIDIA driver is loaded here";
+  EXPECT_TRUE(kernels::cuda_device_available()) << kernels::cuda_unavailable_reason();
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ namespace nc::pipeline {
 namespace {
 
 const PreprocessedScan& colin27() {
-  static const PreprocessedScan scan = preprocess(io::read_image("/usr/share/mricron/templates/ch2.nii.gz"),
+  static const PreprocessedScan scan = preprocess(io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz"),
                                                   jobs::Modality::MR, {}, kernels::Backend::Cpu);
   return scan;
 }
@@ -51,7 +51,7 @@ double lowest_region_dice(const LabelVolume& labels, const LabelVolume& referenc
 }
 
 TEST(InferenceGpu, CudaModelAgreesWithTheCpuModelInEachPrecision) {
-  if (!kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
   if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
   const auto cpu = SegmentationModel::load(NC_DEFAULT_MODEL);
   const LabelVolume reference = segment(cpu, colin27(), {}, kernels::Backend::Cpu).labels;
@@ -73,9 +73,9 @@ TEST(InferenceGpu, CudaModelAgreesWithTheCpuModelInEachPrecision) {
 }
 
 TEST(InferenceGpu, AForwardPassFromAnotherThreadRunsOnTheBoundDevice) {
-  if (!kernels::cuda_device_available()) GTEST_SKIP() << "no CUDA device on this machine";
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
   if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
-  const int device = kernels::bind_cuda_device(1 << 20);  // the last device of a node
+  const int device = kernels::bind_cuda_device(kernels::cuda_device_count() - 1);  // not device 0 on a node of several
   const auto gpu = SegmentationModel::load(NC_DEFAULT_MODEL, std::nullopt, Device::Cuda);
   const auto& patch = gpu.metadata().patch_size;
   const std::size_t voxels = std::size_t(patch[0] * patch[1] * patch[2]);

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The GPU rows of docs/BENCHMARKS.md (issue 25's targets), measured in one run on one machine.
+
+    python3 bench/gpu_targets.py BUILD_DIR [--scans 32] [--device cuda]
+
+On the GPU machine it goes in VERIFY_EXTRA (../shared/gpu/README.md):
+    VERIFY_EXTRA='python3 bench/gpu_targets.py /tmp/nc-gpu-build' bash .gpu/verify.sh
+It synthesizes a cohort, then measures, each against its target:
+  1. one CT scan's chain from upload to download in bf16 (bench/scan_bench.cpp), <= 50 ms;
+  2. `run --precision bf16` on the cohort, scans/s against the node's cores divided by the
+     measured read (decode) seconds per scan, >= 80 %;
+  3. resampling that CT to 1 mm on the device against CuPy's zoom(order=1) of the same
+     volume, within 2x;
+  4. the skull strip of its 1 mm image against CuPy's binary_opening + label of the same
+     volume's brain window, >= 2x faster;
+  5. `run --precision fp32` on cuda against cpu, label maps equal on >= 99.9 % of voxels.
+With --device cpu every step but CuPy's runs on the CPU (a rehearsal of the script, or CPU
+figures for comparison). Prints a markdown table and writes everything to WORK/results.json.
+"""
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+
+def run(cmd, timeout):
+    print("$", " ".join(str(c) for c in cmd), flush=True)
+    start = time.monotonic()
+    subprocess.run([str(c) for c in cmd], check=True, timeout=timeout)
+    return time.monotonic() - start
+
+
+def read_nifti(path):
+    """Voxels of a NIfTI-1 file as float32 in [k, j, i] order, with its pixdim (i, j, k)."""
+    raw = Path(path).read_bytes()
+    data = gzip.decompress(raw) if str(path).endswith(".gz") else raw
+    hdr = np.frombuffer(data[:348], dtype=np.uint8)
+    dim = np.frombuffer(hdr[40:56].tobytes(), dtype="<i2")
+    datatype = int(np.frombuffer(hdr[70:72].tobytes(), dtype="<i2")[0])
+    pixdim = np.frombuffer(hdr[76:108].tobytes(), dtype="<f4")
+    offset = int(np.frombuffer(hdr[108:112].tobytes(), dtype="<f4")[0])
+    slope, inter = np.frombuffer(hdr[112:120].tobytes(), dtype="<f4")
+    dtypes = {2: "u1", 4: "<i2", 8: "<i4", 16: "<f4", 64: "<f8", 512: "<u2"}
+    n = int(np.prod(dim[1:4]))
+    voxels = np.frombuffer(data, dtype=dtypes[datatype], count=n, offset=offset).astype(np.float32)
+    if slope not in (0.0, 1.0) or inter != 0.0:
+        voxels = voxels * (slope if slope else 1.0) + inter
+    return voxels.reshape(dim[3], dim[2], dim[1]), [float(p) for p in pixdim[1:4]]
+
+
+def cupy_peers(ct_path, repeats=20):
+    """CuPy's zoom(order=1) of the CT to 1 mm and binary_opening + label of its brain window."""
+    try:
+        import cupy as cp
+        from cupyx.scipy import ndimage
+    except ImportError as e:
+        return {"skipped": f"CuPy is not importable here ({e})"}
+    volume, spacing = read_nifti(ct_path)
+    on_gpu = cp.asarray(volume)
+    zoom = (spacing[2], spacing[1], spacing[0])  # to 1 mm, in [k, j, i] order
+
+    def timed(step):
+        step()
+        cp.cuda.Device().synchronize()
+        ms = []
+        for _ in range(repeats):
+            start, stop = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            step()
+            stop.record()
+            stop.synchronize()
+            ms.append(cp.cuda.get_elapsed_time(start, stop))
+        return ms
+
+    mask = (on_gpu > 0) & (on_gpu < 100)
+    return {"shape": list(volume.shape),
+            "zoom_ms": timed(lambda: ndimage.zoom(on_gpu, zoom, order=1)),
+            "opening_label_ms": timed(lambda: ndimage.label(ndimage.binary_opening(mask)))}
+
+
+def labels_agreement(a_path, b_path):
+    """Share of voxels with equal labels over all scans both files stored, overall and inside
+    the union of the two maps' brains (voxels either labels non-zero)."""
+    equal = total = brain_equal = brain = 0
+    with h5py.File(a_path, "r") as a, h5py.File(b_path, "r") as b:
+        for name in a["labels"]:
+            if name not in b["labels"]:
+                continue
+            x, y = a["labels"][name][()], b["labels"][name][()]
+            same = x == y
+            inside = (x != 0) | (y != 0)
+            equal += int(same.sum())
+            total += same.size
+            brain_equal += int((same & inside).sum())
+            brain += int(inside.sum())
+    return {"all_voxels": equal / max(total, 1), "brain_voxels": brain_equal / max(brain, 1)}
+
+
+def subset_manifest(manifest, rows, name):
+    lines = manifest.read_text().splitlines(keepends=True)
+    path = manifest.parent / name
+    path.write_text("".join(lines[: rows + 1]))
+    return path
+
+
+def first_ct(manifest):
+    header, *rows = [line.rstrip("\n").split("\t") for line in manifest.read_text().splitlines()]
+    for row in rows:
+        fields = dict(zip(header, row))
+        if fields["modality"] == "CT":
+            return manifest.parent / fields["image"]
+    sys.exit("gpu_targets: the synthetic cohort has no CT scan")
+
+
+def verdict(ok):
+    return "met" if ok else "missed"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build", type=Path, help="build folder (cli/neurocohort and bench/scan_bench in it)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/gpu-targets"))
+    ap.add_argument("--scans", type=int, default=32, help="cohort size for the throughput run")
+    ap.add_argument("--parity-scans", type=int, default=6, help="scans of the fp32 cuda-against-cpu comparison")
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    args = ap.parse_args()
+    nc = args.build / "cli" / "neurocohort"
+    scan_bench = args.build / "bench" / "scan_bench"
+    args.work.mkdir(parents=True, exist_ok=True)
+    cohort = args.work / "cohort"
+    if not (cohort / "manifest.tsv").exists():
+        run([nc, "synth", "--out", cohort, "--n", args.scans, "--seed", 11], timeout=900)
+    manifest = cohort / "manifest.tsv"
+    ct = first_ct(manifest)
+    cores = os.cpu_count()
+    results = {"device": args.device, "cores": cores}
+
+    out = subprocess.run([str(scan_bench), "--scan", str(ct), "--modality", "CT", "--device", args.device,
+                          "--precision", "bf16", "--repeats", "5"], check=True, capture_output=True, text=True,
+                         timeout=600).stdout
+    results["scan_bench_bf16"] = json.loads(out)
+    results["cupy"] = cupy_peers(ct) if args.device == "cuda" else {"skipped": "--device cpu"}
+
+    timings = args.work / "timings-bf16.json"
+    run([nc, "run", manifest, "--out", args.work / "bf16.h5", "--device", args.device, "--precision", "bf16",
+         "--timings", timings, "--force"], timeout=1800)
+    results["run_bf16"] = json.loads(timings.read_text())
+
+    parity = subset_manifest(manifest, args.parity_scans, "parity.tsv")
+    for device in (args.device, "cpu"):
+        run([nc, "run", parity, "--out", args.work / f"fp32-{device}.h5", "--device", device, "--precision", "fp32",
+             "--force"], timeout=1800)
+    results["fp32_labels_equal"] = labels_agreement(args.work / f"fp32-{args.device}.h5", args.work / "fp32-cpu.h5")
+    (args.work / "results.json").write_text(json.dumps(results, indent=1))
+
+    median = statistics.median
+    sb = results["scan_bench_bf16"]
+    t = results["run_bf16"]
+    read_s = t["stage_seconds_per_scan"]["read"]
+    scans_per_s = t["scans_per_minute"] / 60
+    decode_bound = cores / read_s
+    rows = [("GPU ms per CT scan, upload to download, bf16", f"{median(sb['scan_ms']):.1f} ms", "<= 50 ms",
+             verdict(median(sb["scan_ms"]) <= 50)),
+            (f"run scans/s against {cores} cores / {read_s:.2f} s read per scan",
+             f"{scans_per_s:.2f} of {decode_bound:.2f} ({100 * scans_per_s / decode_bound:.0f} %)", ">= 80 %",
+             verdict(scans_per_s >= 0.8 * decode_bound))]
+    cupy = results["cupy"]
+    if "skipped" in cupy:
+        rows.append(("CuPy comparisons", cupy["skipped"], "", "not measured"))
+    else:
+        ours_r, peer_r = median(sb["resample_ms"]), median(cupy["zoom_ms"])
+        ours_s, peer_s = median(sb["skull_strip_ms"]), median(cupy["opening_label_ms"])
+        rows.append((f"resample {sb['size']} to 1 mm against CuPy zoom(order=1)",
+                     f"{ours_r:.2f} against {peer_r:.2f} ms ({ours_r / peer_r:.2f}x)", "<= 2x", verdict(ours_r <= 2 * peer_r)))
+        rows.append(("skull-strip chain (1 mm) against CuPy binary_opening + label (native)",
+                     f"{ours_s:.2f} against {peer_s:.2f} ms ({peer_s / ours_s:.2f}x faster)", ">= 2x faster",
+                     verdict(peer_s >= 2 * ours_s)))
+    agree = results["fp32_labels_equal"]
+    rows.append((f"fp32 labels {args.device} against cpu, {args.parity_scans} scans",
+                 f"{100 * agree['all_voxels']:.3f} % of voxels ({100 * agree['brain_voxels']:.3f} % of brain voxels)",
+                 ">= 99.9 %", verdict(agree["all_voxels"] >= 0.999)))
+    print(f"\n| target ({args.device}, {cores} cores) | measured | target | |\n| --- | --- | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if "host_to_device_bytes" in sb:
+        print(f"\nbytes one CT scan copied: {sb['host_to_device_bytes']} up, {sb['device_to_host_bytes']} down")
+    print(f"run bf16 stage seconds per scan: {t['stage_seconds_per_scan']}")
+
+
+if __name__ == "__main__":
+    main()
