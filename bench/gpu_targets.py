@@ -151,13 +151,13 @@ def main():
 
     timings = args.work / "timings-bf16.json"
     run([nc, "run", manifest, "--out", args.work / "bf16.h5", "--device", args.device, "--precision", "bf16",
-         "--timings", timings, "--force"], timeout=1800)
+         "--timings", timings, "--overwrite"], timeout=1800)
     results["run_bf16"] = json.loads(timings.read_text())
 
     parity = subset_manifest(manifest, args.parity_scans, "parity.tsv")
     for device in (args.device, "cpu"):
         run([nc, "run", parity, "--out", args.work / f"fp32-{device}.h5", "--device", device, "--precision", "fp32",
-             "--force"], timeout=1800)
+             "--overwrite"], timeout=1800)
     results["fp32_labels_equal"] = labels_agreement(args.work / f"fp32-{args.device}.h5", args.work / "fp32-cpu.h5")
     (args.work / "results.json").write_text(json.dumps(results, indent=1))
 
