@@ -6,7 +6,10 @@
 // and each region's Dice against the CPU's map has a floor of its own.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "io/image_io.hpp"
@@ -100,6 +103,26 @@ TEST(InferenceGpu, AForwardPassFromAnotherThreadRunsOnTheBoundDevice) {
   });
   kernel_thread.join();
   EXPECT_EQ(used, device);
+}
+
+// The kernels link the shared CUDA runtime so that LibTorch and they share one set of device
+// state: that holds only if LibTorch was built for the toolkit's CUDA major version.
+TEST(InferenceGpu, TheKernelsAndLibTorchShareOneCudaRuntime) {
+  if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
+  if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
+  const auto gpu = SegmentationModel::load(NC_DEFAULT_MODEL, std::nullopt, Device::Cuda);
+  const LabelVolume labels(colin27().image.geometry);
+  kernels::resample_labels_onto(labels, labels.geometry, kernels::Backend::Cuda);  // both runtimes in use
+  std::set<std::string> runtimes;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    if (const auto at = line.find('/'); at != std::string::npos && line.find("libcudart", at) != std::string::npos)
+      runtimes.insert(line.substr(at));
+  EXPECT_LE(runtimes.size(), 1u) << "CUDA runtimes mapped: " << [&] {
+    std::string all;
+    for (const auto& r : runtimes) all += r + " ";
+    return all;
+  }();
 }
 
 }  // namespace
