@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "kernels/common/upload.hpp"
 #include "kernels/resample/resample.hpp"
 #include "kernels/skull_strip/skull_strip.hpp"
 
@@ -128,12 +129,9 @@ PreprocessedScan preprocess_on_device(const ImageVolume& native, jobs::Modality 
                                       const PreprocessParams& params) {
   const Geometry grid = isotropic_grid(native, params);
   kernels::require_cuda("preprocessing");
-  kernels::DeviceVolume<float> iso_on_device;
-  {
-    kernels::DeviceVolume<float> native_on_device(native.geometry);
-    native_on_device.voxels.upload(std::span<const float>(native.voxels));
-    iso_on_device = kernels::resample_onto(native_on_device, grid, outside_value(modality));
-  }
+  // The scan's one upload (upload.hpp: int16 where the image allows, from pinned memory).
+  const kernels::DeviceVolume<float> iso_on_device =
+      kernels::resample_onto(kernels::upload_image(native), grid, outside_value(modality));
   ImageVolume iso(grid);
   iso_on_device.voxels.download(std::span<float>(iso.voxels));
   const auto method = strip_method(modality);

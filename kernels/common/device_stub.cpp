@@ -1,6 +1,7 @@
 // CPU-only builds: the CUDA entry points exist, report no device, and refuse with one clear line.
 #include "kernels/common/backend.hpp"
 #include "kernels/common/device_array.hpp"
+#include "kernels/common/upload.hpp"
 
 namespace nc::kernels {
 
@@ -23,6 +24,11 @@ int current_cuda_device() noexcept { return -1; }
 void wait_for_device_work() {}
 
 void release_unused_device_memory() noexcept {}
+
+DeviceVolume<float> upload_image(const ImageVolume&) {
+  require_cuda("device memory");
+  return {};
+}
 
 namespace detail {
 

@@ -1,11 +1,15 @@
-// The device layer's choices and counters that need no device: backend names, and the copies
-// each CountTransfersInto scope receives when scopes nest (a stage of another scan run on the
-// same thread while one waits).
+// The device layer's parts that need no device: backend names, the copies each
+// CountTransfersInto scope receives when scopes nest (a stage of another scan run on the same
+// thread while one waits), and which images the upload packs as int16.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <thread>
+#include <vector>
 
 #include "kernels/common/backend.hpp"
+#include "kernels/common/upload.hpp"
 
 namespace nc::kernels {
 namespace {
@@ -50,6 +54,26 @@ TEST(ChooseBackend, NamesTheCpuAndRefusesUnknownNames) {
     EXPECT_EQ(choose_backend("auto"), Backend::Cpu);
     EXPECT_THROW(choose_backend("cuda"), CudaError);
   }
+}
+
+TEST(PackAsInt16, IntegersInRangeArePackedExactly) {
+  std::vector<float> hu(200001);
+  for (std::size_t v = 0; v < hu.size(); ++v) hu[v] = float(int(v % 65536) - 32768);  // every int16, repeatedly
+  std::vector<std::int16_t> packed(hu.size());
+  ASSERT_TRUE(detail::pack_as_int16(hu, packed));
+  for (std::size_t v = 0; v < hu.size(); ++v) ASSERT_EQ(float(packed[v]), hu[v]) << v;
+}
+
+TEST(PackAsInt16, AnyValueInt16CannotHoldKeepsTheImageFloat) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const float odd : {0.5f, -1000.25f, 32768.0f, -32769.0f, 1e9f, -0.0f, nan, inf, -inf}) {
+    std::vector<float> image(100000, -1000.0f);
+    image[77777] = odd;  // one value, deep in a chunk of its own
+    std::vector<std::int16_t> packed(image.size());
+    EXPECT_FALSE(detail::pack_as_int16(image, packed)) << odd;
+  }
+  std::vector<std::int16_t> too_small(3);
+  EXPECT_FALSE(detail::pack_as_int16(std::vector<float>(4, 1.0f), too_small));
 }
 
 }  // namespace

@@ -9,9 +9,11 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <vector>
 
 #include "io/image_io.hpp"
 #include "kernels/common/backend.hpp"
+#include "kernels/common/upload.hpp"
 #include "kernels/resample/resample.hpp"
 #include "pipeline/inference.hpp"
 
@@ -49,7 +51,10 @@ TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
   }
   EXPECT_GE(double(same) / double(brain), 0.995);
 
-  const std::uint64_t native_image = native.voxels.size() * sizeof(float);
+  // The image goes up as int16 where its values allow (upload.hpp): Colin27's do.
+  std::vector<std::int16_t> packed(native.voxels.size());
+  const std::uint64_t native_image =
+      native.voxels.size() * (kernels::detail::pack_as_int16(native.voxels, packed) ? 2 : 4);
   const std::uint64_t native_map = native.voxels.size() * sizeof(std::uint16_t);
   const std::uint64_t iso_voxels = std::uint64_t(kernels::resampled_grid(native.geometry, 1.0).voxel_count());
   // Up besides the image: the brain mask (a byte a voxel of the crop, once for AHE and the
