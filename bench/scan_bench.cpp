@@ -7,6 +7,8 @@
 //                  device; the host steps and the packed mask's copies included),
 //   scan_ms        the whole chain, from the native image on the host to its native label map on
 //                  the host: upload, preprocessing, inference, label resampling, download,
+//   preprocess_ms, segment_ms, native_labels_ms
+//                  the chain's three parts, timed one after the other in each repeat,
 // and, on CUDA, the bytes one scan copied each way.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -36,6 +38,8 @@ struct Options {
   int repeats = 5;
 };
 
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+
 // Milliseconds of `step` for each of `repeats` calls after a warm-up call; `step` waits for the
 // device work it issued, so each figure is the step's whole time.
 template <typename Step>
@@ -56,17 +60,28 @@ kernels::StripMethod strip_method(jobs::Modality modality) {
   return modality == jobs::Modality::CT ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
 }
 
+// The chain as run() takes it, with the milliseconds of its parts added to `parts` when given.
+// Each part ends on the host (a download or a wait), so the parts add up to the whole.
 LabelVolume whole_chain(const pipeline::SegmentationModel& model, const ImageVolume& native, jobs::Modality modality,
-                        kernels::Backend backend) {
-  if (backend == kernels::Backend::Cpu) {
-    const auto scan = pipeline::preprocess(native, modality, {}, backend);
-    return kernels::resample_labels_onto(pipeline::segment(model, scan, {}, backend).labels, native.geometry, backend);
-  }
-  const auto scan = pipeline::preprocess_on_device(native, modality, {});
+                        kernels::Backend backend, nlohmann::json* parts = nullptr) {
+  const auto note = [&](const char* part, Clock::time_point start) {
+    if (parts) (*parts)[part].push_back(ms_since(start));
+  };
+  auto start = Clock::now();
+  const auto scan = backend == kernels::Backend::Cpu ? pipeline::preprocess(native, modality, {}, backend)
+                                                     : pipeline::preprocess_on_device(native, modality, {});
+  note("preprocess_ms", start);
+  start = Clock::now();
   const auto segmentation = pipeline::segment(model, scan, {}, backend);
+  note("segment_ms", start);
+  start = Clock::now();
   LabelVolume labels(native.geometry);
-  kernels::resample_labels_onto(*segmentation.on_device, native.geometry)
-      .voxels.download(std::span<std::uint16_t>(labels.voxels));
+  if (backend == kernels::Backend::Cpu)
+    labels = kernels::resample_labels_onto(segmentation.labels, native.geometry, backend);
+  else
+    kernels::resample_labels_onto(*segmentation.on_device, native.geometry)
+        .voxels.download(std::span<std::uint16_t>(labels.voxels));
+  note("native_labels_ms", start);
   return labels;
 }
 
@@ -83,6 +98,7 @@ nlohmann::json bench_cpu(const Options& o, const ImageVolume& native, jobs::Moda
     kernels::skull_strip(iso, method, kernels::SkullStripParams::defaults_for(method), kernels::Backend::Cpu);
   });
   out["scan_ms"] = time_repeats(o.repeats, [&] { whole_chain(model, native, modality, kernels::Backend::Cpu); });
+  for (int r = 0; r < o.repeats; ++r) whole_chain(model, native, modality, kernels::Backend::Cpu, &out);
   return out;
 }
 
@@ -108,6 +124,7 @@ nlohmann::json bench_cuda(const Options& o, const ImageVolume& native, jobs::Mod
     kernels::wait_for_device_work();
   });
   out["scan_ms"] = time_repeats(o.repeats, [&] { whole_chain(model, native, modality, kernels::Backend::Cuda); });
+  for (int r = 0; r < o.repeats; ++r) whole_chain(model, native, modality, kernels::Backend::Cuda, &out);
   kernels::TransferBytes copied;
   {
     const kernels::CountTransfersInto count(copied);
