@@ -20,7 +20,9 @@
 namespace nc::pipeline {
 namespace {
 
-TEST(DeviceScanGpu, CrossesOnceEachWayAndAgreesWithTheCpu) {
+// In the InferenceGpu suite with the other tests that run LibTorch: verify.sh's memcheck pass
+// leaves that suite out (cuDNN under memcheck would take its whole time).
+TEST(InferenceGpu, AScanCrossesOnceEachWayAndAgreesWithTheCpu) {
   if (!kernels::cuda_device_available()) GTEST_SKIP() << kernels::cuda_unavailable_reason();
   if (!libtorch_sees_cuda()) GTEST_SKIP() << "this LibTorch was built without CUDA";
   const ImageVolume native = io::read_image(NC_TEMPLATE_DIR "/ch2.nii.gz");
