@@ -9,11 +9,10 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
-// The caching allocator's header exists only in LibTorch builds with CUDA (not Debian's), and
-// needs the CUDA runtime's headers on the include path.
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>) && __has_include(<cuda_runtime_api.h>)
+// NC_LIBTORCH_CUDA: this LibTorch has CUDA and its c10_cuda library (pipeline/CMakeLists.txt);
+// Debian's ships the header but not the library.
+#ifdef NC_LIBTORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
-#define NC_LIBTORCH_CUDA_ALLOCATOR 1
 #endif
 
 #include <algorithm>
@@ -316,7 +315,7 @@ bool cpu_computes_bf16() {
 bool libtorch_sees_cuda() { return torch::cuda::is_available(); }
 
 void release_unused_inference_memory() noexcept {
-#ifdef NC_LIBTORCH_CUDA_ALLOCATOR
+#ifdef NC_LIBTORCH_CUDA
   try {
     if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
   } catch (const std::exception&) {

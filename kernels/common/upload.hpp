@@ -5,7 +5,8 @@
 /// holds, before the reader widened it to float), so those go up as int16 and are widened on
 /// the device; any other image goes up as float. Either way the bytes go up from pinned host
 /// memory (a pool kept across scans): the copy is a DMA at the link's full rate, queued on the
-/// calling thread's stream, where pageable memory would cost the driver a staging copy.
+/// calling thread's stream, where pageable memory would cost the driver a staging copy. Where
+/// the host can pin no more memory, the image goes up as float from its own pageable memory.
 
 #include <cstdint>
 #include <span>

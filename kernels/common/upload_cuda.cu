@@ -20,18 +20,25 @@ struct PinnedBlock {
 
 // Pinned blocks kept across scans: pinning a CT's worth of pages costs tens of milliseconds,
 // so it is done once per block, and there are about as many blocks as uploads at once (the
-// scans in flight). Never destroyed: freeing pinned memory during static destruction may run
-// after the CUDA runtime has shut down.
+// scans in flight). Sizes are rounded up to kGranule so that scans of similar size share
+// blocks, and a block too small for a new request is unpinned when that request pins its own,
+// so the pool holds at most one block per concurrent upload. Never destroyed: freeing pinned
+// memory during static destruction may run after the CUDA runtime has shut down.
 class PinnedPool {
  public:
+  static constexpr std::size_t kGranule = std::size_t{64} << 20;
+
   static PinnedPool& instance() {
     static auto* pool = new PinnedPool;
     return *pool;
   }
 
-  // The smallest free block of at least `bytes`, else a new one; its last copy has completed.
+  // The smallest free block of at least `bytes`, else a new one (host null when the host has no
+  // memory left to pin); its last copy has completed.
   PinnedBlock take(std::size_t bytes) {
+    bytes = (bytes + kGranule - 1) / kGranule * kGranule;
     PinnedBlock block;
+    std::vector<PinnedBlock> too_small;
     {
       const std::lock_guard lock(mutex_);
       auto best = free_.end();
@@ -40,14 +47,27 @@ class PinnedPool {
       if (best != free_.end()) {
         block = *best;
         free_.erase(best);
+      } else {
+        too_small.swap(free_);  // every free block is smaller than this request
       }
     }
     if (block.host) {
-      NC_CUDA_CHECK(cudaEventSynchronize(block.copied));
+      if (const cudaError_t status = cudaEventSynchronize(block.copied); status != cudaSuccess) {
+        give_back(block);
+        detail::throw_cuda_error(status, "cudaEventSynchronize", __FILE__, __LINE__);
+      }
       return block;
     }
+    for (const PinnedBlock& b : too_small) {
+      cudaEventSynchronize(b.copied);
+      cudaEventDestroy(b.copied);
+      cudaFreeHost(b.host);
+    }
+    if (cudaHostAlloc(&block.host, bytes, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError();  // no pinned memory: the caller uploads from pageable memory instead
+      return {};
+    }
     block.bytes = bytes;
-    NC_CUDA_CHECK(cudaHostAlloc(&block.host, bytes, cudaHostAllocDefault));
     if (const cudaError_t status = cudaEventCreateWithFlags(&block.copied, cudaEventDisableTiming); status != cudaSuccess) {
       cudaFreeHost(block.host);
       detail::throw_cuda_error(status, "cudaEventCreateWithFlags", __FILE__, __LINE__);
@@ -66,13 +86,17 @@ class PinnedPool {
 };
 
 // A pinned block for one upload; back to the pool when it ends, its copy marked by the event.
+// Without one (the host could pin no more), pinned() is false.
 class PinnedStaging {
  public:
   explicit PinnedStaging(std::size_t bytes) : block_(PinnedPool::instance().take(bytes)) {}
-  ~PinnedStaging() { PinnedPool::instance().give_back(block_); }
+  ~PinnedStaging() {
+    if (block_.host) PinnedPool::instance().give_back(block_);
+  }
   PinnedStaging(const PinnedStaging&) = delete;
   PinnedStaging& operator=(const PinnedStaging&) = delete;
 
+  bool pinned() const { return block_.host != nullptr; }
   template <typename T>
   std::span<T> as(std::size_t count) {
     return {static_cast<T*>(block_.host), count};
@@ -80,7 +104,10 @@ class PinnedStaging {
   // Queues the copy of the block's first `bytes` to `device` on this thread's stream.
   void copy_to(void* device, std::size_t bytes) {
     detail::copy_to_device(device, block_.host, bytes);
-    NC_CUDA_CHECK(cudaEventRecord(block_.copied, cudaStreamPerThread));
+    if (const cudaError_t status = cudaEventRecord(block_.copied, cudaStreamPerThread); status != cudaSuccess) {
+      cudaStreamSynchronize(cudaStreamPerThread);  // no marker: the block must not go back mid-copy
+      detail::throw_cuda_error(status, "cudaEventRecord", __FILE__, __LINE__);
+    }
   }
 
  private:
@@ -99,7 +126,7 @@ DeviceVolume<float> upload_image(const ImageVolume& image) {
   DeviceVolume<float> out(image.geometry);
   {
     PinnedStaging staging(n * sizeof(std::int16_t));
-    if (detail::pack_as_int16(image.voxels, staging.as<std::int16_t>(n))) {
+    if (staging.pinned() && detail::pack_as_int16(image.voxels, staging.as<std::int16_t>(n))) {
       DeviceArray<std::int16_t> packed(n);
       staging.copy_to(packed.data(), packed.bytes());
       widen_kernel<<<detail::grid_stride_blocks(static_cast<long long>(n), kThreads), kThreads>>>(
@@ -109,6 +136,10 @@ DeviceVolume<float> upload_image(const ImageVolume& image) {
     }
   }
   PinnedStaging staging(n * sizeof(float));
+  if (!staging.pinned()) {
+    out.voxels.upload(std::span<const float>(image.voxels));
+    return out;
+  }
   std::memcpy(staging.as<float>(n).data(), image.voxels.data(), n * sizeof(float));
   staging.copy_to(out.voxels.data(), out.voxels.bytes());
   return out;
