@@ -49,15 +49,9 @@ nlohmann::json time_repeats(int repeats, Step&& step) {
   for (int r = 0; r < repeats; ++r) {
     const auto start = Clock::now();
     step();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    ms.push_back(ms_since(start));
   }
   return ms;
-}
-
-float outside_value(jobs::Modality modality) { return modality == jobs::Modality::CT ? -1000.0f : 0.0f; }
-
-kernels::StripMethod strip_method(jobs::Modality modality) {
-  return modality == jobs::Modality::CT ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
 }
 
 // The chain as run() takes it, with the milliseconds of its parts added to `parts` when given.
@@ -88,11 +82,11 @@ LabelVolume whole_chain(const pipeline::SegmentationModel& model, const ImageVol
 nlohmann::json bench_cpu(const Options& o, const ImageVolume& native, jobs::Modality modality,
                          const pipeline::SegmentationModel& model) {
   const Geometry grid = kernels::resampled_grid(native.geometry, 1.0);
-  const auto method = strip_method(modality);
-  const ImageVolume iso = kernels::resample_onto(native, grid, outside_value(modality), kernels::Backend::Cpu);
+  const auto method = pipeline::strip_method(modality);
+  const ImageVolume iso = kernels::resample_onto(native, grid, pipeline::outside_value(modality), kernels::Backend::Cpu);
   nlohmann::json out;
   out["resample_ms"] = time_repeats(o.repeats, [&] {
-    kernels::resample_onto(native, grid, outside_value(modality), kernels::Backend::Cpu);
+    kernels::resample_onto(native, grid, pipeline::outside_value(modality), kernels::Backend::Cpu);
   });
   out["skull_strip_ms"] = time_repeats(o.repeats, [&] {
     kernels::skull_strip(iso, method, kernels::SkullStripParams::defaults_for(method), kernels::Backend::Cpu);
@@ -105,18 +99,18 @@ nlohmann::json bench_cpu(const Options& o, const ImageVolume& native, jobs::Moda
 nlohmann::json bench_cuda(const Options& o, const ImageVolume& native, jobs::Modality modality,
                           const pipeline::SegmentationModel& model) {
   const Geometry grid = kernels::resampled_grid(native.geometry, 1.0);
-  const auto method = strip_method(modality);
+  const auto method = pipeline::strip_method(modality);
   const kernels::DeviceVolume<float> native_on_device = [&] {
     kernels::DeviceVolume<float> v(native.geometry);
     v.voxels.upload(std::span<const float>(native.voxels));
     return v;
   }();
-  const kernels::DeviceVolume<float> iso_on_device = kernels::resample_onto(native_on_device, grid, outside_value(modality));
+  const kernels::DeviceVolume<float> iso_on_device = kernels::resample_onto(native_on_device, grid, pipeline::outside_value(modality));
   ImageVolume iso(grid);
   iso_on_device.voxels.download(std::span<float>(iso.voxels));
   nlohmann::json out;
   out["resample_ms"] = time_repeats(o.repeats, [&] {
-    kernels::resample_onto(native_on_device, grid, outside_value(modality));
+    kernels::resample_onto(native_on_device, grid, pipeline::outside_value(modality));
     kernels::wait_for_device_work();
   });
   out["skull_strip_ms"] = time_repeats(o.repeats, [&] {

@@ -79,13 +79,6 @@ void require_grid_within_budget(const Geometry& grid, const PreprocessParams& pa
   throw Error(why.str());
 }
 
-// Air is -1000 HU on CT; MR background is 0.
-float outside_value(jobs::Modality modality) { return modality == jobs::Modality::CT ? -1000.0f : 0.0f; }
-
-kernels::StripMethod strip_method(jobs::Modality modality) {
-  return modality == jobs::Modality::CT ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
-}
-
 // The validated 1 mm grid of a scan.
 Geometry isotropic_grid(const ImageVolume& native, const PreprocessParams& params) {
   if (!(params.margin_mm >= 0.0)) throw Error("preprocess: the crop margin must not be negative");
@@ -99,6 +92,12 @@ IndexBox brain_box(const Volume<std::uint8_t>& mask, const PreprocessParams& par
 }
 
 }  // namespace
+
+float outside_value(jobs::Modality modality) { return modality == jobs::Modality::CT ? -1000.0f : 0.0f; }
+
+kernels::StripMethod strip_method(jobs::Modality modality) {
+  return modality == jobs::Modality::CT ? kernels::StripMethod::CtWindow : kernels::StripMethod::MrOtsu;
+}
 
 PreprocessedScan preprocess(const ImageVolume& native, jobs::Modality modality, const PreprocessParams& params,
                             kernels::Backend backend) {

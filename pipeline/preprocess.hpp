@@ -13,6 +13,7 @@
 #include "kernels/common/backend.hpp"
 #include "kernels/common/device_array.hpp"
 #include "kernels/equalize/equalize.hpp"
+#include "kernels/skull_strip/skull_strip.hpp"
 #include "qc/measures.hpp"
 
 namespace nc::pipeline {
@@ -40,6 +41,12 @@ struct PreprocessedScan {
   float threshold = 0;              ///< the skull-strip lower threshold (Otsu's for MR)
   qc::ImageMeasures image_qc;       ///< of the 1 mm image and mask before cropping
 };
+
+/// What the resampling puts beyond a scan's extent: air, -1000 HU on CT; background, 0 on MR.
+float outside_value(jobs::Modality modality);
+
+/// The skull strip of a modality: the CT window, or Otsu's threshold on MR.
+kernels::StripMethod strip_method(jobs::Modality modality);
 
 /// \throws Error (naming the reason, not the scan: the caller knows it) when the image has no
 ///         contrast, no brain component is found, or a parameter is invalid.
